@@ -1,0 +1,1 @@
+"""Settings, training data and reply templates."""

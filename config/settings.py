@@ -1,0 +1,182 @@
+"""One typed settings object: YAML defaults (``config/shopbot.yaml``), then ``SHOPBOT_*`` overrides.
+
+Every leaf key ``section.key`` can be overridden by the environment variable
+``SHOPBOT_SECTION_KEY`` (``server.port`` -> ``SHOPBOT_SERVER_PORT``; top-level ``data_dir`` ->
+``SHOPBOT_DATA_DIR``). Secrets are never read from YAML: they come only from the environment
+(see :class:`Secrets`). A bad value fails at start-up with a :class:`~core.errors.ConfigError`
+naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.errors import ConfigError
+
+__all__ = [
+    "CONFIG_DIR",
+    "CRMSettings",
+    "DialogueSettings",
+    "NLUSettings",
+    "PrivacySettings",
+    "Secrets",
+    "ServerSettings",
+    "Settings",
+    "SpellingSettings",
+    "StorageSettings",
+    "load_settings",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG_FILE = CONFIG_DIR / "shopbot.yaml"
+ENV_PREFIX = "SHOPBOT_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_text_chars: int = Field(2000, ge=1)
+    max_body_bytes: int = Field(65536, ge=1024)
+
+
+class StorageSettings(_Section):
+    url: str | None = None
+    """SQLAlchemy async URL; ``None`` means SQLite in the data directory."""
+    echo: bool = False
+
+
+class SpellingSettings(_Section):
+    enabled: bool = True
+    max_word_length: int = Field(18, ge=3)
+    distance2_max_length: int = Field(8, ge=1)
+    cache_size: int = Field(20000, ge=0)
+
+
+class NLUSettings(_Section):
+    training_data: Path = Path("intents.yaml")
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """``None``: use the threshold calibrated on held-out data at training time."""
+
+
+class DialogueSettings(_Section):
+    max_clarifications: int = Field(2, ge=0)
+    verification_max_failures: int = Field(5, ge=1)
+    verification_lockout_minutes: int = Field(15, ge=1)
+
+
+class PrivacySettings(_Section):
+    redact_personal_data: bool = True
+
+
+class CRMSettings(_Section):
+    adapter: str = Field("demo", pattern="^(demo)$")
+    demo_database: Path | None = None
+    """``None``: ``demo_shop.sqlite3`` in the data directory."""
+
+
+class Secrets(_Section):
+    """Read only from the environment, never from YAML."""
+
+    api_token: str | None = None  # SHOPBOT_API_TOKEN
+
+
+class Settings(_Section):
+    data_dir: Path = Path("var")
+    responses: Path = Path("responses.yaml")
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    spelling: SpellingSettings = SpellingSettings()
+    nlu: NLUSettings = NLUSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    crm: CRMSettings = CRMSettings()
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+
+    @property
+    def database_url(self) -> str:
+        if self.storage.url:
+            return self.storage.url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'shopbot.sqlite3'}"
+
+    @property
+    def demo_database_path(self) -> Path:
+        return self.crm.demo_database or self.data_dir / "demo_shop.sqlite3"
+
+    def config_path(self, relative: Path) -> Path:
+        """A file named in the settings, relative to ``config/`` unless absolute."""
+        return relative if relative.is_absolute() else CONFIG_DIR / relative
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, info in Settings.model_fields.items():
+        if name == "secrets":
+            continue
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for key in annotation.model_fields:
+                var = f"{ENV_PREFIX}{name}_{key}".upper()
+                if var in env:
+                    overrides.setdefault(name, {})[key] = env[var]
+        elif (var := f"{ENV_PREFIX}{name}".upper()) in env:
+            overrides[name] = env[var]
+    return overrides
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "must be a mapping of settings")
+    if "secrets" in data:
+        raise ConfigError("secrets", "secrets are read only from the environment, not from a file")
+    return data
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from the defaults file, an optional shop file, the environment and
+    explicit overrides (command-line flags), in that order of precedence (last wins).
+    """
+    env = os.environ if env is None else env
+    data = _read_yaml(DEFAULT_CONFIG_FILE)
+    if config_file is not None:
+        data = _merge(data, _read_yaml(config_file))
+    data = _merge(data, _env_overrides(env))
+    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    data["secrets"] = {"api_token": env.get(f"{ENV_PREFIX}API_TOKEN") or None}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(key, first["msg"]) from exc

@@ -1,0 +1,1 @@
+"""The channel-agnostic conversation engine and its pipeline stages. Imports neither channels nor crm_adapters."""

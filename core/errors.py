@@ -1,0 +1,85 @@
+"""One root exception, grouped by what the caller should do about it."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelAuthError",
+    "ChannelError",
+    "ChannelRateLimited",
+    "ChannelTimeout",
+    "ConcurrentUpdate",
+    "ConfigError",
+    "CRMError",
+    "CRMNotFound",
+    "CRMUnavailable",
+    "InputError",
+    "LLMError",
+    "ShopbotError",
+    "StorageError",
+]
+
+
+class ShopbotError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class ConfigError(ShopbotError):
+    """The configuration is invalid; raised at start-up, naming the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class InputError(ShopbotError):
+    """A user's input cannot be processed (empty, too long, wrong type); the message says why."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+class StorageError(ShopbotError):
+    """The conversation store failed."""
+
+
+class ConcurrentUpdate(StorageError):
+    """A session row changed between load and save; the turn must be retried."""
+
+
+class ChannelError(ShopbotError):
+    """A messaging platform call failed."""
+
+
+class ChannelAuthError(ChannelError):
+    """The platform rejected our credentials."""
+
+
+class ChannelRateLimited(ChannelError):
+    """The platform asked us to slow down."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelTimeout(ChannelError):
+    """The platform did not answer in time."""
+
+
+class CRMError(ShopbotError):
+    """The shop backend failed."""
+
+
+class CRMNotFound(CRMError):
+    """The requested record does not exist."""
+
+
+class CRMUnavailable(CRMError):
+    """The shop backend cannot be reached or answered with an error."""
+
+
+class LLMError(ShopbotError):
+    """A language-model call failed."""

@@ -1,0 +1,136 @@
+"""The interfaces the engine depends on; channels, CRM adapters and stages implement them.
+
+Every stage is one small object with one async method, so that a local implementation and a
+model-backed one (later: GPT) are interchangeable through the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from core.session import Session
+from core.shop import HelpArticle, Order, Product, ReturnPolicy
+from core.types import Attributes, Classification, SpellResult, utcnow
+
+__all__ = [
+    "ArticleSearch",
+    "AttributeExtractor",
+    "ConversationStore",
+    "HandoffRecord",
+    "IntentClassifier",
+    "ShopBackend",
+    "SpellCorrector",
+    "TurnRecord",
+]
+
+
+class SpellCorrector(Protocol):
+    """Corrects typos without touching protected tokens (numbers, emails, catalog words...)."""
+
+    async def correct(self, text: str) -> SpellResult: ...
+
+
+class IntentClassifier(Protocol):
+    """Maps a (corrected) message to one of the known intents, or ``None`` when unsure."""
+
+    @property
+    def intents(self) -> Sequence[str]: ...
+
+    async def classify(self, text: str) -> Classification: ...
+
+
+class AttributeExtractor(Protocol):
+    """Finds order numbers, emails, phones, catalog products and problem topics in a message.
+
+    ``original`` is the text as the user typed it, ``corrected`` after spelling correction.
+    """
+
+    async def extract(self, original: str, corrected: str, intent: str | None) -> Attributes: ...
+
+
+class ArticleSearch(Protocol):
+    """Ranks help articles for a technical question."""
+
+    async def best(self, query: str, product_sku: str | None = None) -> HelpArticle | None: ...
+
+
+@runtime_checkable
+class ShopBackend(Protocol):
+    """A shop's backend as the engine sees it. Adapters only fetch; access checks live in core."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def get_order(self, number: str) -> Order | None:
+        """The order with this bare number ("1001"), or ``None``. Raises ``CRMUnavailable``."""
+        ...
+
+    async def list_products(self) -> Sequence[Product]: ...
+
+    async def get_product(self, sku: str) -> Product | None: ...
+
+    async def get_return_policy(self) -> ReturnPolicy: ...
+
+    async def list_articles(self) -> Sequence[HelpArticle]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """One logged message, inbound (``direction="in"``) or outbound (``"out"``).
+
+    Personal data has already been redacted by the engine when the settings ask for it.
+    """
+
+    conversation_id: str
+    channel: str
+    user_id: str
+    direction: str
+    text: str
+    corrected_text: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    state: str | None = None
+    outcome: str | None = None
+    latency_ms: float | None = None
+    message_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecord:
+    """A conversation handed to human staff, with why and what the user last said."""
+
+    conversation_id: str
+    channel: str
+    user_id: str
+    reason: str
+    last_message: str
+    created_at: datetime = field(default_factory=utcnow)
+
+
+class ConversationStore(Protocol):
+    """Sessions, the turn log and handoffs, in one SQL database."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def load_session(self, channel: str, user_id: str) -> Session:
+        """The session for this channel user, created (version 0, not yet stored) if new."""
+        ...
+
+    async def save_session(self, session: Session) -> Session:
+        """Store ``session`` if its row still has ``session.version``; returns it with version + 1.
+
+        Raises ``ConcurrentUpdate`` when another writer saved in between.
+        """
+        ...
+
+    async def log_turn(self, record: TurnRecord) -> None: ...
+
+    async def record_handoff(self, record: HandoffRecord) -> None: ...

@@ -1,0 +1,140 @@
+"""The small immutable values that channels, the engine and the stages exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+__all__ = [
+    "Attributes",
+    "Classification",
+    "Correction",
+    "Identity",
+    "InboundMessage",
+    "IntentScore",
+    "Outcome",
+    "Reply",
+    "SpellResult",
+    "TurnResult",
+    "Understanding",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only clock the project uses)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An identity a channel has verified itself, e.g. the phone number an SMS came from.
+
+    ``kind`` is ``"phone"`` or ``"email"``; ``value`` is normalised (E.164 phone, lower-case email).
+    """
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One user message, translated by a channel from its platform's payload."""
+
+    channel: str
+    user_id: str
+    text: str
+    message_id: str | None = None
+    verified_identity: Identity | None = None
+    received_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message back to the user; quick replies are suggestions a channel may render as buttons."""
+
+    text: str
+    quick_replies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One spelling correction: ``original`` at character ``start`` of the input became ``corrected``."""
+
+    original: str
+    corrected: str
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpellResult:
+    """The corrected text and the corrections made (empty when nothing changed)."""
+
+    text: str
+    corrections: tuple[Correction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IntentScore:
+    intent: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The classifier's verdict; ``intent`` is ``None`` when below the confidence threshold."""
+
+    intent: str | None
+    confidence: float
+    ranking: tuple[IntentScore, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What a message says about the request. ``product`` is a catalog SKU, never free text."""
+
+    order_number: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    product: str | None = None
+    problem: str | None = None
+
+    def merged(self, newer: Attributes) -> Attributes:
+        """These attributes updated with every value ``newer`` has."""
+        changes = {f.name: getattr(newer, f.name) for f in fields(newer) if getattr(newer, f.name)}
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, str]:
+        """The attributes that are set, by name."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Understanding:
+    """Everything the NLU stages found in one message."""
+
+    spelling: SpellResult
+    classification: Classification
+    attributes: Attributes
+
+
+class Outcome(StrEnum):
+    """How a turn ended, as logged."""
+
+    ANSWERED = "answered"
+    AWAITING_INPUT = "awaiting_input"
+    CLARIFIED = "clarified"
+    HANDOFF = "handoff"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What the engine did with one inbound message."""
+
+    conversation_id: str
+    replies: tuple[Reply, ...]
+    state: str
+    outcome: Outcome
+    understanding: Understanding
