@@ -23,6 +23,7 @@ __all__ = [
     "IntentClassifier",
     "ShopBackend",
     "SpellCorrector",
+    "TurnObserver",
     "TurnRecord",
 ]
 
@@ -134,3 +135,15 @@ class ConversationStore(Protocol):
     async def log_turn(self, record: TurnRecord) -> None: ...
 
     async def record_handoff(self, record: HandoffRecord) -> None: ...
+
+
+class TurnObserver(Protocol):
+    """Receives what happened in each turn (the metrics implement it)."""
+
+    def observe_turn(
+        self, channel: str, intent: str | None, outcome: str, seconds: float
+    ) -> None: ...
+
+    def count_fallback(self, stage: str) -> None: ...
+
+    def count_handoff(self, channel: str, reason: str) -> None: ...

@@ -1,0 +1,77 @@
+"""The dialogue policy: which intent a turn serves, slot filling, and the clarify-and-retry loop.
+
+Pure functions of the stored session and what the NLU stages found; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from core.session import DialogueState, Session
+from core.types import Attributes
+
+__all__ = ["Move", "Step", "decide"]
+
+
+class Move(StrEnum):
+    RUN = "run"  # serve ``Step.intent``
+    CLARIFY = "clarify"  # ask the user to rephrase
+    HANDOFF = "handoff"  # too many failures: hand over to a human
+    STILL_HANDED_OFF = "still_handed_off"  # already with a human; nothing new understood
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    move: Move
+    session: Session
+    intent: str | None = None
+
+
+def decide(
+    session: Session,
+    intent: str | None,
+    found: Attributes,
+    *,
+    max_clarifications: int,
+) -> Step:
+    """Choose the next move for a message classified as ``intent`` with attributes ``found``.
+
+    A recognised intent resets the clarification counter. An unrecognised message that supplies
+    what the conversation is waiting for (an order number, an email, a product, a problem
+    description) continues the pending request. Anything else is clarified, and after
+    ``max_clarifications`` re-asks in a row the conversation is handed to a human.
+    """
+    if intent is not None:
+        slots = session.slots.merged(found)
+        return Step(Move.RUN, replace(session, slots=slots, clarify_count=0), intent)
+    if session.intent is not None and _continues(session, found):
+        slots = session.slots.merged(found)
+        return Step(Move.RUN, replace(session, slots=slots, clarify_count=0), session.intent)
+    if session.state is DialogueState.HANDOFF:
+        return Step(Move.STILL_HANDED_OFF, session)
+    failures = session.clarify_count + 1
+    if failures > max_clarifications:
+        handed_off = replace(
+            session,
+            state=DialogueState.HANDOFF,
+            clarify_count=0,
+            intent=None,
+            awaiting=None,
+        )
+        return Step(Move.HANDOFF, handed_off)
+    clarifying = replace(session, state=DialogueState.CLARIFYING, clarify_count=failures)
+    return Step(Move.CLARIFY, clarifying)
+
+
+def _continues(session: Session, found: Attributes) -> bool:
+    """Whether an unclassified message answers the question the bot asked."""
+    awaiting = session.awaiting
+    if awaiting is None:
+        return False
+    if awaiting == "problem":
+        return True  # any description of the problem is an answer
+    if awaiting in ("order_number", "email"):
+        # Either half of the verification pair moves the order request on.
+        return bool(found.order_number or found.email or found.phone)
+    return getattr(found, awaiting, None) is not None

@@ -1,0 +1,195 @@
+"""What the bot does for each intent, once the dialogue policy has chosen it.
+
+Each skill reads facts through the shop backend (orders only through the :class:`Verifier`)
+and answers with a template filled from those facts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from core.answers import (
+    describe_article,
+    describe_order,
+    describe_policy,
+    describe_product,
+    describe_return,
+    list_products,
+)
+from core.ports import ArticleSearch, ShopBackend
+from core.responses import Responses
+from core.session import DialogueState, Session
+from core.types import Attributes, Identity, Outcome, Reply
+from core.verification import Access, Verifier
+
+__all__ = ["Request", "Skills", "Turn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One turn's input to a skill: the session after slot merging and this message's facts."""
+
+    session: Session
+    text: str
+    found: Attributes
+    identity: Identity | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A skill's answer: the session to store and what the user sees."""
+
+    session: Session
+    replies: tuple[Reply, ...]
+    outcome: Outcome
+    handoff_reason: str | None = None
+
+    @property
+    def state(self) -> DialogueState:
+        return self.session.state
+
+
+Skill = Callable[[Request], Awaitable[Turn]]
+
+
+class Skills:
+    """The intent handlers, sharing the shop, the verifier, article search and the templates."""
+
+    def __init__(
+        self,
+        *,
+        shop: ShopBackend,
+        verifier: Verifier,
+        articles: ArticleSearch,
+        responses: Responses,
+    ) -> None:
+        self._shop = shop
+        self._verifier = verifier
+        self._articles = articles
+        self.responses = responses
+        self._skills: dict[str, Skill] = {
+            "order_status": self.order_status,
+            "return_policy": self.return_policy,
+            "product_info": self.product_info,
+            "tech_support": self.tech_support,
+            "greeting": self.greeting,
+            "goodbye": self.goodbye,
+            "human_agent": self.human_agent,
+        }
+
+    @property
+    def intents(self) -> frozenset[str]:
+        return frozenset(self._skills)
+
+    async def run(self, intent: str, request: Request) -> Turn:
+        """Serve ``intent``; an intent without a skill is handed to a human."""
+        skill = self._skills.get(intent)
+        if skill is None:
+            return self.handoff(request.session, reason=f"no_skill:{intent}")
+        return await skill(replace(request, session=replace(request.session, intent=intent)))
+
+    # -- replies shared by several skills -------------------------------------------------
+    def say(self, session: Session, template: str, outcome: Outcome, **facts: object) -> Turn:
+        text = self.responses.render(template, **facts)
+        return Turn(session, (Reply(text),), outcome)
+
+    def answered(self, session: Session, text: str) -> Turn:
+        done = replace(session, state=DialogueState.ANSWERED, intent=None, awaiting=None)
+        return Turn(done, (Reply(text),), Outcome.ANSWERED)
+
+    def ask(self, session: Session, slot: str, template: str, **facts: object) -> Turn:
+        waiting = replace(session, state=DialogueState.AWAITING_INPUT, awaiting=slot)
+        return self.say(waiting, template, Outcome.AWAITING_INPUT, **facts)
+
+    def with_topics(self, session: Session, template: str, outcome: Outcome) -> Turn:
+        reply = Reply(self.responses.render(template), self.responses.topic_labels)
+        return Turn(session, (reply,), outcome)
+
+    def handoff(self, session: Session, *, reason: str) -> Turn:
+        handed = replace(session, state=DialogueState.HANDOFF, intent=None, awaiting=None)
+        turn = self.say(handed, "handoff", Outcome.HANDOFF)
+        return replace(turn, handoff_reason=reason)
+
+    # -- intents ------------------------------------------------------------------------------
+    async def greeting(self, request: Request) -> Turn:
+        done = replace(request.session, state=DialogueState.ANSWERED, intent=None, awaiting=None)
+        return self.with_topics(done, "greeting", Outcome.ANSWERED)
+
+    async def goodbye(self, request: Request) -> Turn:
+        session = replace(request.session, slots=Attributes())
+        return self.answered(session, self.responses.render("goodbye"))
+
+    async def human_agent(self, request: Request) -> Turn:
+        return self.handoff(request.session, reason="requested")
+
+    async def order_status(self, request: Request) -> Turn:
+        return await self._with_order(
+            request, lambda order: describe_order(order, request.now.date(), self.responses)
+        )
+
+    async def return_policy(self, request: Request) -> Turn:
+        session = request.session
+        about_order = request.found.order_number is not None or (
+            session.awaiting in ("order_number", "email") and session.slots.order_number
+        )
+        if not about_order:
+            policy = await self._shop.get_return_policy()
+            return self.answered(session, describe_policy(policy, self.responses))
+        policy = await self._shop.get_return_policy()
+        return await self._with_order(
+            request,
+            lambda order: describe_return(order, policy, request.now.date(), self.responses),
+        )
+
+    async def product_info(self, request: Request) -> Turn:
+        sku = request.found.product or request.session.slots.product
+        product = await self._shop.get_product(sku) if sku else None
+        if product is None:
+            products = await self._shop.list_products()
+            waiting = replace(
+                request.session, state=DialogueState.AWAITING_INPUT, awaiting="product"
+            )
+            reply = Reply(list_products(products, self.responses))
+            return Turn(waiting, (reply,), Outcome.AWAITING_INPUT)
+        return self.answered(request.session, describe_product(product, self.responses))
+
+    async def tech_support(self, request: Request) -> Turn:
+        session = request.session
+        sku = request.found.product or session.slots.product
+        article = await self._articles.best(request.text, sku)
+        if article is not None:
+            return self.answered(session, describe_article(article, self.responses))
+        if session.awaiting == "problem":
+            return self.handoff(session, reason="no_article")
+        return self.ask(session, "problem", "ask_problem")
+
+    async def _with_order(self, request: Request, describe: Callable[..., str]) -> Turn:
+        """Run the verification dialogue for the order in the slots, then ``describe`` it."""
+        session = request.session
+        number = session.slots.order_number
+        if number is None:
+            return self.ask(session, "order_number", "ask_order_number")
+        result = await self._verifier.open_order(
+            session,
+            number,
+            email=session.slots.email,
+            identity=request.identity,
+            now=request.now,
+        )
+        session = result.session
+        if result.access is Access.GRANTED and result.order is not None:
+            return self.answered(session, describe(result.order))
+        if result.access is Access.NEED_EMAIL:
+            return self.ask(session, "email", "ask_email", order_number=number)
+        if result.access is Access.LOCKED:
+            seconds = result.retry_after.total_seconds() if result.retry_after else 0
+            locked = replace(session, slots=replace(session.slots, email=None))
+            text = self.responses.render("verification_locked", minutes=max(1, math.ceil(seconds / 60)))
+            return self.answered(locked, text)
+        retry = replace(session, slots=replace(session.slots, email=None))
+        return self.ask(retry, "email", "verification_failed", order_number=number)
+

@@ -1,0 +1,19 @@
+"""Text hygiene shared by every channel and stage."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["clean_text"]
+
+# Control and format characters (C0/C1, zero-width, bidi overrides) except newline and tab.
+_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def clean_text(text: str) -> str:
+    """``text`` in NFC form without control characters, runs of spaces folded, ends trimmed."""
+    text = unicodedata.normalize("NFC", text)
+    text = _UNWANTED.sub("", text)
+    return _SPACES.sub(" ", text).strip()

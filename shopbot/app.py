@@ -1,0 +1,132 @@
+"""The composition root: the only module that imports every package and wires it from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from config.settings import Settings
+from core.articles import ArticleIndex
+from core.engine import Engine, EngineOptions
+from core.errors import ConfigError
+from core.extraction import LocalExtractor
+from core.intents import LocalIntentClassifier, TrainingData, load_or_train, load_training_data
+from core.metrics import Metrics
+from core.ports import SpellCorrector
+from core.responses import Responses, load_responses
+from core.skills import Skills
+from core.spelling import SpellingCorrector
+from core.storage import SQLConversationStore
+from core.understanding import NoCorrection, Understander
+from core.verification import Verifier
+from core.vocabulary import domain_vocabulary
+from crm_adapters.demo import DemoShop
+
+__all__ = ["Runtime", "build_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Owns the long-lived objects of one shopbot process: store, shop, model, engine, metrics.
+
+    Build it with :func:`build_runtime`, then ``await start()`` before use and ``await stop()``
+    at the end. ``engine`` exists only between the two.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.store = SQLConversationStore(settings.database_url, echo=settings.storage.echo)
+        self.shop = DemoShop(settings.demo_database_path)
+        self.training_data: TrainingData = _training_data(settings)
+        self.responses: Responses = _responses(settings, self.training_data)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("Runtime.start() has not been awaited")
+        return self._engine
+
+    async def start(self) -> None:
+        """Open the databases (seeding the demo shop on first run) and load or train the model."""
+        await self.store.start()
+        await self.shop.start()
+        classifier = await asyncio.to_thread(
+            load_or_train,
+            self.training_data,
+            self.settings.data_dir / "models",
+            threshold=self.settings.nlu.threshold,
+        )
+        self._engine = await self._build_engine(classifier)
+
+    async def stop(self) -> None:
+        self._engine = None
+        await self.shop.stop()
+        await self.store.stop()
+
+    async def reset_demo_shop(self) -> None:
+        """Re-create and re-seed the demo shop (dates relative to now)."""
+        await self.shop.reset()
+
+    async def _build_engine(self, classifier: LocalIntentClassifier) -> Engine:
+        settings = self.settings
+        products = await self.shop.list_products()
+        articles = await self.shop.list_articles()
+        spelling: SpellCorrector = NoCorrection()
+        if settings.spelling.enabled:
+            spelling = SpellingCorrector(
+                domain_vocabulary(products, articles, self.training_data.intents),
+                max_word_length=settings.spelling.max_word_length,
+                distance2_max_length=settings.spelling.distance2_max_length,
+                cache_size=settings.spelling.cache_size,
+            )
+        understander = Understander(
+            spelling=spelling, classifier=classifier, extractor=LocalExtractor(products)
+        )
+        verifier = Verifier(
+            self.shop,
+            max_failures=settings.dialogue.verification_max_failures,
+            lockout=timedelta(minutes=settings.dialogue.verification_lockout_minutes),
+        )
+        skills = Skills(
+            shop=self.shop,
+            verifier=verifier,
+            articles=ArticleIndex(articles),
+            responses=self.responses,
+        )
+        options = EngineOptions(
+            max_clarifications=settings.dialogue.max_clarifications,
+            max_text_chars=settings.server.max_text_chars,
+            redact_personal_data=settings.privacy.redact_personal_data,
+        )
+        return Engine(
+            understander=understander,
+            skills=skills,
+            store=self.store,
+            options=options,
+            observer=self.metrics,
+        )
+
+
+def _training_data(settings: Settings) -> TrainingData:
+    try:
+        return load_training_data(settings.config_path(settings.nlu.training_data))
+    except ValueError as exc:
+        raise ConfigError("nlu.training_data", str(exc)) from exc
+
+
+def _responses(settings: Settings, data: TrainingData) -> Responses:
+    try:
+        return load_responses(
+            settings.config_path(settings.responses), intents=frozenset(data.intents)
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError("responses", str(exc)) from exc
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """A runtime wired from ``settings`` (raises ConfigError for a bad training or template file)."""
+    return Runtime(settings)

@@ -1,0 +1,281 @@
+"""Whole conversations through the real engine: real model, real demo shop, real SQLite store.
+
+Each test talks to the bot the way a customer would and asserts on what the customer sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from config.settings import load_settings
+from core.types import Identity, InboundMessage, TurnResult
+from shopbot.app import Runtime, build_runtime
+
+
+class Clock:
+    """A settable clock so lockouts can expire without waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Chat:
+    """A recording channel: sends lines as one user and keeps every reply the user saw."""
+
+    def __init__(self, runtime: Runtime, user: str = "u1", identity: Identity | None = None):
+        self.runtime = runtime
+        self.user = user
+        self.identity = identity
+        self.results: list[TurnResult] = []
+
+    async def say(self, text: str) -> str:
+        message = InboundMessage(
+            channel="test", user_id=self.user, text=text, verified_identity=self.identity
+        )
+        result = await self.runtime.engine.handle(message)
+        self.results.append(result)
+        return " ".join(reply.text for reply in result.replies)
+
+    @property
+    def last(self) -> TurnResult:
+        return self.results[-1]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir for the trained model, shared by all tests (training takes seconds)."""
+    return tmp_path_factory.mktemp("shared-data")
+
+
+@pytest.fixture
+async def runtime(model_dir: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    settings = load_settings(
+        env={},
+        data_dir=model_dir,
+        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'conversations.sqlite3'}"},
+        crm={"demo_database": tmp_path / "shop.sqlite3"},
+    )
+    runtime = build_runtime(settings)
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+async def test_seed_example_needs_the_email_then_answers(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    first = await chat.say("Where is my order #12345?")
+    assert "email" in first.lower()
+    assert chat.last.state == "awaiting_input"
+    answer = await chat.say("carol@example.com")
+    assert (
+        "Your order #12345 is currently being processed and is expected to ship within 2 days."
+        in answer
+    )
+    assert chat.last.state == "answered"
+
+
+async def test_typos_and_slot_filling_over_three_turns(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    asked = await chat.say("wher is my pakage")
+    assert "order number" in asked.lower()
+    assert chat.last.understanding.classification.intent == "order_status"
+    assert "where" in chat.last.understanding.spelling.text.lower()
+    assert "email" in (await chat.say("1003")).lower()
+    answer = await chat.say("bob@example.com")
+    assert "#1003" in answer and "2 × Zephyr Laptop Stand" in answer
+    assert "ship within 2 days" in answer
+
+
+async def test_shipped_order_shows_carrier_and_tracking(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("Can you track order 1002 for me?")
+    answer = await chat.say("alice@example.com")
+    assert "UPS" in answer and "1Z999AA10123456784" in answer
+    assert "Orbit Bluetooth Speaker" in answer
+
+
+async def test_wrong_email_and_unknown_order_look_the_same(runtime: Runtime) -> None:
+    real = Chat(runtime, "u-real")
+    await real.say("where is order 1003")
+    wrong_email = await real.say("mallory@example.com")
+    ghost = Chat(runtime, "u-ghost")
+    await ghost.say("where is order 1009")
+    unknown_order = await ghost.say("mallory@example.com")
+    assert wrong_email.replace("1003", "N") == unknown_order.replace("1009", "N")
+    assert "Zephyr" not in wrong_email and "processing" not in wrong_email
+
+
+async def test_verified_customer_cannot_read_another_customers_order(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("status of order 1001 please")
+    assert "delivered" in (await chat.say("alice@example.com")).lower()
+    assert "Aurora" in chat.results[-1].replies[0].text
+    other = await chat.say("and where is order 1003?")
+    assert "Zephyr" not in other and "couldn't find" in other.lower()
+    still = await chat.say("bob@example.com")
+    assert "Zephyr" not in still
+    own = await chat.say("what about order 1002")
+    assert "1Z999AA10123456784" in own  # Alice's other order needs no new proof
+
+
+async def test_channel_identity_verifies_without_email(runtime: Runtime) -> None:
+    chat = Chat(runtime, "sms-user", identity=Identity("phone", "+15550002222"))
+    answer = await chat.say("where's my order 1003?")
+    assert "Zephyr Laptop Stand" in answer
+    not_mine = await Chat(runtime, "sms-2", Identity("phone", "+15550002222")).say(
+        "where's my order 1001?"
+    )
+    assert "Aurora" not in not_mine and "email" in not_mine.lower()
+
+
+async def test_five_failures_lock_lookups_for_fifteen_minutes(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        env={},
+        data_dir=model_dir,
+        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}"},
+        crm={"demo_database": tmp_path / "shop.sqlite3"},
+    )
+    runtime = build_runtime(settings)
+    clock = Clock()
+    await runtime.start()
+    try:
+        runtime.engine._clock = clock  # the only seam: time itself
+        chat = Chat(runtime)
+        await chat.say("where is order 1003")
+        for attempt in range(4):
+            assert "couldn't find" in (await chat.say(f"guess{attempt}@example.com")).lower()
+        assert "paused" in (await chat.say("guess5@example.com")).lower()
+        await chat.say("where is order 1003")
+        locked = await chat.say("bob@example.com")
+        assert "Zephyr" not in locked and "paused" in locked
+        clock.now += timedelta(minutes=16)
+        await chat.say("where is order 1003")
+        assert "Zephyr Laptop Stand" in await chat.say("bob@example.com")
+    finally:
+        await runtime.stop()
+
+
+async def test_clarify_twice_then_hand_off_and_reset_on_recognised(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("tell me a joke")
+    assert chat.last.state == "clarifying"
+    assert "Order status" in chat.last.replies[0].quick_replies
+    await chat.say("what's the weather in Paris")
+    assert chat.last.state == "clarifying"
+    handed = await chat.say("qwpoeiru zxmcnv")
+    assert chat.last.state == "handoff" and "human" in handed.lower()
+    handoffs = await runtime.store.handoffs(chat.last.conversation_id)
+    assert [h.reason for h in handoffs] == ["not_understood"]
+    await chat.say("blah blah")
+    assert chat.last.state == "handoff"
+    assert len(await runtime.store.handoffs(chat.last.conversation_id)) == 1
+    await chat.say("what is your return policy?")
+    assert chat.last.state == "answered"
+    await chat.say("tell me a joke")
+    assert chat.last.state == "clarifying"  # the counter started again
+
+
+async def test_quick_reply_topic_selects_the_intent(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("hmm")
+    asked = await chat.say(chat.last.replies[0].quick_replies[0])
+    assert "order number" in asked.lower()
+
+
+async def test_product_questions_are_answered_from_the_catalog(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    watch = await chat.say("how much is the nimbus smart watch?")
+    assert "$199.00" in watch and "out of stock" in watch.lower()
+    stand = await chat.say("tell me about the zephyr laptop stand")
+    assert "$39.00" in stand and "in stock" in stand.lower()
+    tracker = await chat.say("is the pulse fitness tracker available")
+    assert "Only 3 left" in tracker
+    which = await chat.say("what products do you sell?")
+    assert "Terra Hiking Backpack" in which
+    assert "$89.00" in await chat.say("terra backpack")
+
+
+async def test_return_policy_general_and_per_order(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    policy = await chat.say("what's your return policy?")
+    assert "30 days" in policy and "$5.95" in policy and "5–7 business days" in policy
+    await chat.say("Can I return order 1001?")
+    eligible = await chat.say("alice@example.com")
+    assert "can be returned" in eligible and "20 days left" in eligible
+    assert "cancelled" in (await chat.say("can I return order 1004")).lower()
+    bob = Chat(runtime, "carol")
+    await bob.say("can I send back order 1005")
+    assert "can no longer be returned" in await bob.say("carol@example.com")
+
+
+async def test_technical_question_gets_the_right_article(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    answer = await chat.say("my aurora headphones won't pair with my phone")
+    assert "pair" in answer.lower() and "1." in answer
+    charging = await Chat(runtime, "u2").say("my watch is not charging")
+    assert "Nimbus" in charging and "charg" in charging.lower()
+    password = await Chat(runtime, "u3").say("I forgot my password and can't log in")
+    assert "password" in password.lower() and "1." in password
+
+
+async def test_greeting_goodbye_and_human_request(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    assert "assistant" in (await chat.say("hi there")).lower()
+    assert chat.last.replies[0].quick_replies
+    human = await chat.say("I want to talk to a real person")
+    assert chat.last.state == "handoff" and "colleague" in human
+    handoffs = await runtime.store.handoffs(chat.last.conversation_id)
+    assert [h.reason for h in handoffs] == ["requested"]
+    assert "great day" in (await chat.say("thanks, bye")).lower()
+
+
+async def test_empty_and_hostile_messages_get_a_polite_answer(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    assert "help" in (await chat.say("   \x00\x07 ")).lower()
+    assert chat.last.replies[0].quick_replies
+    await chat.say("\u202e" + "💥" * 500 + "<script>alert(1)</script>" + "a" * 3000)
+    assert chat.last.replies and chat.last.state in ("clarifying", "handoff", "answered")
+    assert "Zephyr" in " ".join(
+        [await chat.say("where is order 1003"), await chat.say("bob@example.com")]
+    )
+
+
+async def test_every_turn_is_logged_with_personal_data_redacted(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("where is order 1003")
+    await chat.say("bob@example.com")
+    turns = await runtime.store.turns(chat.last.conversation_id)
+    assert [t.direction for t in turns] == ["in", "out", "in", "out"]
+    assert turns[0].intent == "order_status" and turns[0].confidence
+    assert turns[1].outcome == "awaiting_input" and turns[3].outcome == "answered"
+    assert turns[3].latency_ms is not None
+    logged = " ".join(t.text + (t.corrected_text or "") for t in turns)
+    assert "bob@example.com" not in logged and "1003" in logged
+
+
+async def test_concurrent_messages_of_one_conversation_lose_no_update(
+    runtime: Runtime, model_dir: Path, tmp_path: Path
+) -> None:
+    # A second runtime on the same databases plays a second worker process.
+    settings = runtime.settings
+    other = build_runtime(settings)
+    await other.start()
+    try:
+        chats = [Chat(runtime, "busy"), Chat(other, "busy")]
+        await asyncio.gather(*(chats[i % 2].say(f"hello number {i}") for i in range(12)))
+        session = await runtime.store.load_session("test", "busy")
+        assert session.version == 1 + 12  # created once, then one save per message
+        turns = await runtime.store.turns(session.conversation_id)
+        assert sum(t.direction == "in" for t in turns) == 12
+    finally:
+        await other.stop()
