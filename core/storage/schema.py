@@ -1,0 +1,115 @@
+"""The conversation database's tables, as SQLAlchemy Core metadata.
+
+Core rather than the ORM: each call is one or two statements, and the turn budget is a few
+milliseconds, so the store builds statements itself and converts rows to the frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+__all__ = ["UTCDateTime", "conversations", "handoffs", "metadata", "turns"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC and always read back aware in UTC.
+
+    SQLite has no time zones: SQLAlchemy stores the wall-clock digits and drops the offset, so
+    values are converted to UTC before writing and tagged UTC when read. Naive datetimes are
+    refused: the project has one clock (``core.types.utcnow``) and a naive value is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise ValueError(f"expected a datetime column value, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("conversation_id", String, primary_key=True),
+    Column("channel", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("intent", String),
+    Column("slots", JSON, nullable=False),
+    Column("awaiting", String),
+    Column("clarify_count", Integer, nullable=False),
+    Column("verified_email", String),
+    Column("verified_phone", String),
+    Column("failed_verifications", Integer, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # One conversation per channel user: a second first-save for the same user must fail.
+    UniqueConstraint("channel", "user_id", name="uq_conversations_channel_user"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String, nullable=False, index=True),
+    Column("channel", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("direction", String, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("corrected_text", Text),
+    Column("intent", String),
+    Column("confidence", Float),
+    Column("attributes", JSON, nullable=False),
+    Column("state", String),
+    Column("outcome", String),
+    Column("latency_ms", Float),
+    Column("message_id", String),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("last_message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Index("ix_handoffs_conversation_id", "conversation_id"),
+)

@@ -1,0 +1,383 @@
+"""``SQLConversationStore``: sessions, the turn log and handoffs on SQLAlchemy 2 async.
+
+Each call is one short transaction, so a turn costs a handful of statements. Sessions are
+versioned rows: a save only lands if the row still has the version that was loaded, which is
+how two concurrent turns of one conversation are prevented from losing an update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, bindparam, event, func, insert, make_url, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.errors import ConcurrentUpdate, StorageError
+from core.ports import HandoffRecord, TurnRecord
+from core.session import DialogueState, Session
+from core.storage.schema import conversations, handoffs, metadata, turns
+from core.types import Attributes, utcnow
+
+__all__ = ["SQLConversationStore"]
+
+# How long a SQLite writer waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# What a database call can raise that is the database's fault rather than a bug of ours: driver
+# and SQLAlchemy errors, sockets and files (OSError includes timeouts), text the driver cannot
+# encode, and values read back that do not convert (a hand-edited row).
+_FAILURES = (SQLAlchemyError, OSError, UnicodeError, ValueError)
+
+_SESSION_TEXT_FIELDS = (
+    "conversation_id",
+    "channel",
+    "user_id",
+    "intent",
+    "awaiting",
+    "verified_email",
+    "verified_phone",
+)
+_SLOT_NAMES = frozenset(f.name for f in fields(Attributes))
+
+# Statements are built once: SQLAlchemy caches their compiled form, which keeps each call cheap.
+_SELECT_SESSION = select(conversations).where(
+    conversations.c.channel == bindparam("b_channel"),
+    conversations.c.user_id == bindparam("b_user_id"),
+)
+_INSERT_SESSION = insert(conversations)
+_UPDATE_SESSION = update(conversations).where(
+    conversations.c.conversation_id == bindparam("b_conversation_id"),
+    conversations.c.version == bindparam("b_version"),
+)
+_INSERT_TURN = insert(turns)
+_INSERT_HANDOFF = insert(handoffs)
+
+
+def _storage_error(
+    exc: BaseException, action: str, *, duplicate_is_conflict: bool = False
+) -> StorageError:
+    """The one translation of a database failure into the project's error tree.
+
+    The message names the failure but never the SQL parameters, which hold users' messages.
+    """
+    if duplicate_is_conflict and isinstance(exc, IntegrityError):
+        return ConcurrentUpdate(f"could not {action}: another turn stored this conversation first")
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    lines = str(cause).strip().splitlines()
+    detail = lines[0] if lines else ""
+    return StorageError(f"could not {action}: {type(cause).__name__}: {detail}".rstrip(": "))
+
+
+def _require_storable(name: str, value: str | None) -> None:
+    """Refuse text every supported database would not store as given.
+
+    PostgreSQL rejects NUL in text and no driver can encode a lone surrogate (valid in JSON
+    input). Refusing on every backend keeps behaviour the same on SQLite, and stripping instead
+    would silently merge user ids such as ``"alice\\x00"`` into ``"alice"``.
+    """
+    if value is None:
+        return
+    if "\x00" in value:
+        raise StorageError(f"{name} contains a NUL character, which cannot be stored")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise StorageError(f"{name} is not valid Unicode text") from exc
+
+
+def _require_storable_mapping(name: str, values: Mapping[str, str]) -> None:
+    for key, value in values.items():
+        _require_storable(f"{name} key", key)
+        _require_storable(f"{name}[{key!r}]", value)
+
+
+def _session_values(session: Session) -> dict[str, Any]:
+    """The columns a save writes, after checking every text can be stored."""
+    slots = session.slots.as_dict()
+    for name in _SESSION_TEXT_FIELDS:
+        _require_storable(name, getattr(session, name))
+    _require_storable_mapping("slots", slots)
+    return {
+        "state": str(session.state),
+        "intent": session.intent,
+        "slots": slots,
+        "awaiting": session.awaiting,
+        "clarify_count": session.clarify_count,
+        "verified_email": session.verified_email,
+        "verified_phone": session.verified_phone,
+        "failed_verifications": session.failed_verifications,
+        "locked_until": session.locked_until,
+    }
+
+
+def _session_from_row(row: Row[Any]) -> Session:
+    slots = {k: str(v) for k, v in (row.slots or {}).items() if k in _SLOT_NAMES and v is not None}
+    return Session(
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        user_id=row.user_id,
+        state=DialogueState(row.state),
+        intent=row.intent,
+        slots=Attributes(**slots),
+        awaiting=row.awaiting,
+        clarify_count=row.clarify_count,
+        verified_email=row.verified_email,
+        verified_phone=row.verified_phone,
+        failed_verifications=row.failed_verifications,
+        locked_until=row.locked_until,
+        version=row.version,
+    )
+
+
+def _turn_values(record: TurnRecord) -> dict[str, Any]:
+    for name in ("conversation_id", "channel", "user_id", "direction", "text", "corrected_text"):
+        _require_storable(name, getattr(record, name))
+    for name in ("intent", "state", "outcome", "message_id"):
+        _require_storable(name, getattr(record, name))
+    _require_storable_mapping("attributes", record.attributes)
+    return {
+        "conversation_id": record.conversation_id,
+        "channel": record.channel,
+        "user_id": record.user_id,
+        "direction": record.direction,
+        "text": record.text,
+        "corrected_text": record.corrected_text,
+        "intent": record.intent,
+        "confidence": record.confidence,
+        "attributes": dict(record.attributes),
+        "state": record.state,
+        "outcome": record.outcome,
+        "latency_ms": record.latency_ms,
+        "message_id": record.message_id,
+        "created_at": record.created_at,
+    }
+
+
+def _turn_from_row(row: Row[Any]) -> TurnRecord:
+    return TurnRecord(
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        user_id=row.user_id,
+        direction=row.direction,
+        text=row.text,
+        corrected_text=row.corrected_text,
+        intent=row.intent,
+        confidence=row.confidence,
+        attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
+        state=row.state,
+        outcome=row.outcome,
+        latency_ms=row.latency_ms,
+        message_id=row.message_id,
+        created_at=row.created_at,
+    )
+
+
+def _handoff_values(record: HandoffRecord) -> dict[str, Any]:
+    for name in ("conversation_id", "channel", "user_id", "reason", "last_message"):
+        _require_storable(name, getattr(record, name))
+    return {
+        "conversation_id": record.conversation_id,
+        "channel": record.channel,
+        "user_id": record.user_id,
+        "reason": record.reason,
+        "last_message": record.last_message,
+        "created_at": record.created_at,
+    }
+
+
+def _handoff_from_row(row: Row[Any]) -> HandoffRecord:
+    return HandoffRecord(
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        user_id=row.user_id,
+        reason=row.reason,
+        last_message=row.last_message,
+        created_at=row.created_at,
+    )
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    """Create the directory of a SQLite database file (the data dir may not exist yet)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the turn log be read while a turn writes; NORMAL sync is durable across
+    # application crashes (not power loss) and makes each commit far cheaper.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _create_engine(url: str, echo: bool, connect_args: Mapping[str, Any]) -> AsyncEngine:
+    parsed = make_url(url)
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite:
+        _prepare_sqlite_file(parsed)
+    engine = create_async_engine(parsed, echo=echo, connect_args=dict(connect_args))
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+class SQLConversationStore:
+    """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
+
+    ``connect_args`` go to the driver unchanged, e.g. asyncpg's
+    ``{"server_settings": {"search_path": "tenant_a"}}`` to keep the tables in one schema.
+    Every failure surfaces as ``StorageError``; a lost version race as ``ConcurrentUpdate``.
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, connect_args: Mapping[str, Any] | None = None
+    ) -> None:
+        self._url = url
+        self._echo = echo
+        self._connect_args: dict[str, Any] = dict(connect_args or {})
+        self._engine: AsyncEngine | None = None
+
+    async def start(self) -> None:
+        """Connect and create the tables that do not exist yet. Idempotent."""
+        if self._engine is not None:
+            return
+        try:
+            engine = _create_engine(self._url, self._echo, self._connect_args)
+        except _FAILURES as exc:
+            raise _storage_error(exc, "open the conversation database") from exc
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        except _FAILURES as exc:
+            await engine.dispose()
+            raise _storage_error(exc, "create the conversation tables") from exc
+        self._engine = engine
+
+    async def stop(self) -> None:
+        """Close every pooled connection. Idempotent; ``start()`` may be called again."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.dispose()
+
+    def _require_engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StorageError("the conversation store is not started; call start() first")
+        return self._engine
+
+    async def load_session(self, channel: str, user_id: str) -> Session:
+        """The stored session of this channel user, or a fresh one (version 0, not stored)."""
+        _require_storable("channel", channel)
+        _require_storable("user_id", user_id)
+        engine = self._require_engine()
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(
+                    _SELECT_SESSION, {"b_channel": channel, "b_user_id": user_id}
+                )
+                row = result.first()
+            if row is not None:
+                return _session_from_row(row)
+        except _FAILURES as exc:
+            raise _storage_error(exc, "load a session") from exc
+        return Session(conversation_id=str(uuid.uuid4()), channel=channel, user_id=user_id)
+
+    async def save_session(self, session: Session) -> Session:
+        """Insert (version 0) or update the row if it still has ``session.version``.
+
+        Returns the session with version + 1; raises ``ConcurrentUpdate`` when another
+        writer stored this conversation (or this channel user) in between.
+        """
+        values = _session_values(session)
+        engine = self._require_engine()
+        now = utcnow()
+        first_save = session.version == 0
+        try:
+            async with engine.begin() as conn:
+                if first_save:
+                    result = await conn.execute(
+                        _INSERT_SESSION,
+                        {
+                            **values,
+                            "conversation_id": session.conversation_id,
+                            "channel": session.channel,
+                            "user_id": session.user_id,
+                            "version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        },
+                    )
+                else:
+                    result = await conn.execute(
+                        _UPDATE_SESSION,
+                        {
+                            **values,
+                            "version": session.version + 1,
+                            "updated_at": now,
+                            "b_conversation_id": session.conversation_id,
+                            "b_version": session.version,
+                        },
+                    )
+        except _FAILURES as exc:
+            raise _storage_error(exc, "save a session", duplicate_is_conflict=first_save) from exc
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(
+                f"could not save conversation {session.conversation_id}: it is no longer at "
+                f"version {session.version}"
+            )
+        return replace(session, version=session.version + 1)
+
+    async def log_turn(self, record: TurnRecord) -> None:
+        """Append one inbound or outbound message to the turn log."""
+        await self._insert(_INSERT_TURN, _turn_values(record), "log a turn")
+
+    async def record_handoff(self, record: HandoffRecord) -> None:
+        """Record that a conversation was handed to human staff."""
+        await self._insert(_INSERT_HANDOFF, _handoff_values(record), "record a handoff")
+
+    async def _insert(self, statement: Any, values: dict[str, Any], action: str) -> None:
+        engine = self._require_engine()
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(statement, values)
+        except _FAILURES as exc:
+            raise _storage_error(exc, action) from exc
+
+    async def turns(self, conversation_id: str) -> list[TurnRecord]:
+        """The logged messages of one conversation, oldest first."""
+        _require_storable("conversation_id", conversation_id)
+        query = select(turns).where(turns.c.conversation_id == conversation_id).order_by(turns.c.id)
+        return [_turn_from_row(row) for row in await self._fetch(query, "read the turn log")]
+
+    async def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
+        """Recorded handoffs, oldest first; all of them, or one conversation's."""
+        query = select(handoffs).order_by(handoffs.c.id)
+        if conversation_id is not None:
+            _require_storable("conversation_id", conversation_id)
+            query = query.where(handoffs.c.conversation_id == conversation_id)
+        return [_handoff_from_row(row) for row in await self._fetch(query, "read the handoffs")]
+
+    async def count_turns(self) -> int:
+        """How many messages the turn log holds, over all conversations."""
+        rows = await self._fetch(select(func.count()).select_from(turns), "count the turns")
+        return int(rows[0][0])
+
+    async def _fetch(self, query: Any, action: str) -> Sequence[Row[Any]]:
+        engine = self._require_engine()
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(query)).all()
+        except _FAILURES as exc:
+            raise _storage_error(exc, action) from exc

@@ -1,0 +1,254 @@
+"""The conversation store on a real database: SQLite file, and PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConcurrentUpdate, StorageError
+from core.ports import ConversationStore, HandoffRecord, TurnRecord
+from core.session import DialogueState, Session
+from core.storage import SQLConversationStore
+from core.types import Attributes
+from tests.conftest import TestDatabase
+
+
+@pytest.fixture
+async def store(database: TestDatabase) -> AsyncIterator[SQLConversationStore]:
+    store = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.stop()
+
+
+def _turn(conversation_id: str, text: str, direction: str = "in", **extra: object) -> TurnRecord:
+    return TurnRecord(
+        conversation_id=conversation_id,
+        channel="api",
+        user_id="u1",
+        direction=direction,
+        text=text,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_store_satisfies_the_port() -> None:
+    store: ConversationStore = SQLConversationStore("sqlite+aiosqlite:///:memory:")
+    assert store is not None
+
+
+async def test_unknown_user_gets_a_fresh_unsaved_session(store: SQLConversationStore) -> None:
+    session = await store.load_session("api", "new-user")
+    assert session.channel == "api"
+    assert session.user_id == "new-user"
+    assert session.version == 0
+    assert session.state is DialogueState.ANSWERED
+    assert session.slots == Attributes()
+    assert session.clarify_count == 0 and session.failed_verifications == 0
+    assert session.verified_email is None and session.locked_until is None
+    uuid.UUID(session.conversation_id)  # a real uuid
+    again = await store.load_session("api", "new-user")
+    assert again.conversation_id != session.conversation_id  # nothing was stored
+
+
+async def test_every_session_field_round_trips(store: SQLConversationStore) -> None:
+    fresh = await store.load_session("whatsapp", "+15550001111")
+    locked = datetime(2031, 5, 17, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    session = replace(
+        fresh,
+        state=DialogueState.AWAITING_INPUT,
+        intent="order_status",
+        slots=Attributes(order_number="1003", email="bob@example.com", product="ZEPHYR-STAND"),
+        awaiting="email",
+        clarify_count=2,
+        verified_email="bob@example.com",
+        verified_phone="+15550002222",
+        failed_verifications=3,
+        locked_until=locked,
+    )
+    saved = await store.save_session(session)
+    loaded = await store.load_session("whatsapp", "+15550001111")
+    assert loaded == saved == replace(session, version=1)
+    assert loaded.locked_until is not None
+    assert loaded.locked_until.tzinfo is not None
+    assert loaded.locked_until.utcoffset() == timedelta(0)  # normalised to UTC
+    assert loaded.locked_until == locked  # the same instant
+
+
+async def test_each_save_increments_the_version(store: SQLConversationStore) -> None:
+    session = await store.load_session("api", "u1")
+    for expected in (1, 2, 3):
+        session = await store.save_session(replace(session, clarify_count=expected))
+        assert session.version == expected
+    loaded = await store.load_session("api", "u1")
+    assert (loaded.version, loaded.clarify_count) == (3, 3)
+
+
+async def test_sessions_are_per_channel_and_user(store: SQLConversationStore) -> None:
+    a = await store.save_session(replace(await store.load_session("api", "u1"), intent="greeting"))
+    b = await store.save_session(await store.load_session("telegram", "u1"))
+    c = await store.save_session(await store.load_session("api", "u2"))
+    assert len({a.conversation_id, b.conversation_id, c.conversation_id}) == 3
+    assert (await store.load_session("telegram", "u1")).intent is None
+    assert (await store.load_session("api", "u1")).intent == "greeting"
+
+
+async def test_stale_save_is_refused_and_keeps_the_newer_state(
+    store: SQLConversationStore,
+) -> None:
+    first = await store.save_session(await store.load_session("api", "u1"))
+    turn_a = await store.load_session("api", "u1")
+    turn_b = await store.load_session("api", "u1")
+    await store.save_session(replace(turn_a, intent="order_status"))
+    with pytest.raises(ConcurrentUpdate):
+        await store.save_session(replace(turn_b, intent="greeting"))
+    loaded = await store.load_session("api", "u1")
+    assert (loaded.intent, loaded.version) == ("order_status", first.version + 1)
+
+
+async def test_concurrent_first_saves_of_one_user_let_exactly_one_win(
+    store: SQLConversationStore,
+) -> None:
+    one = await store.load_session("api", "racer")
+    two = await store.load_session("api", "racer")
+    results = await asyncio.gather(
+        store.save_session(replace(one, intent="greeting")),
+        store.save_session(replace(two, intent="goodbye")),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, Session)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert isinstance(losers[0], ConcurrentUpdate)
+    stored = await store.load_session("api", "racer")
+    assert stored == winners[0]
+
+
+async def test_saving_a_session_twice_as_new_is_a_conflict(store: SQLConversationStore) -> None:
+    session = await store.load_session("api", "u1")
+    await store.save_session(session)
+    with pytest.raises(ConcurrentUpdate):
+        await store.save_session(session)
+
+
+async def test_turns_are_logged_in_order_and_read_back(store: SQLConversationStore) -> None:
+    conv = (await store.load_session("api", "u1")).conversation_id
+    at = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    inbound = _turn(
+        conv,
+        "wher is my ordr",
+        corrected_text="where is my order",
+        intent="order_status",
+        confidence=0.8734,
+        attributes={"order_number": "1003"},
+        state="awaiting_input",
+        outcome="awaiting_input",
+        latency_ms=1.25,
+        message_id="m-1",
+        created_at=at,
+    )
+    outbound = _turn(conv, "What's your order number?", direction="out", created_at=at)
+    await store.log_turn(inbound)
+    await store.log_turn(outbound)
+    await store.log_turn(_turn("other-conversation", "hello"))
+    assert await store.turns(conv) == [inbound, outbound]
+    assert await store.count_turns() == 3
+    assert await store.turns("nobody") == []
+
+
+async def test_text_in_any_script_and_emoji_round_trips(store: SQLConversationStore) -> None:
+    text = "Où est ma commande ? 我的订单在哪里 🎧📦 — \u2018quotes\u2019 \t tab"
+    session = replace(await store.load_session("web", "ユーザー🙂"), intent="product_info")
+    saved = await store.save_session(replace(session, slots=Attributes(problem="pairing 🎧")))
+    await store.log_turn(
+        TurnRecord(saved.conversation_id, "web", "ユーザー🙂", "in", text, attributes={"ü": "ß"})
+    )
+    assert (await store.load_session("web", "ユーザー🙂")) == saved
+    [turn] = await store.turns(saved.conversation_id)
+    assert (turn.text, turn.attributes) == (text, {"ü": "ß"})
+
+
+@pytest.mark.parametrize("bad", ["nul\x00byte", "lone \ud800 surrogate"])
+async def test_unstorable_text_raises_storage_error_on_every_backend(
+    store: SQLConversationStore, bad: str
+) -> None:
+    session = await store.load_session("api", "u1")
+    with pytest.raises(StorageError):
+        await store.log_turn(_turn(session.conversation_id, bad))
+    with pytest.raises(StorageError):
+        await store.save_session(replace(session, slots=Attributes(problem=bad)))
+    with pytest.raises(StorageError):
+        await store.load_session("api", bad)
+    assert await store.count_turns() == 0
+    # The store keeps working afterwards.
+    await store.log_turn(_turn(session.conversation_id, "fine"))
+    assert await store.count_turns() == 1
+
+
+async def test_handoffs_are_recorded_per_conversation(store: SQLConversationStore) -> None:
+    at = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+    first = HandoffRecord("c1", "api", "u1", "clarify_limit", "asdf qwer", created_at=at)
+    second = HandoffRecord("c2", "sms", "u2", "human_agent", "let me talk to a person")
+    await store.record_handoff(first)
+    await store.record_handoff(second)
+    assert await store.handoffs() == [first, second]
+    assert await store.handoffs("c2") == [second]
+    assert await store.handoffs("c3") == []
+
+
+async def test_data_survives_a_restart(database: TestDatabase) -> None:
+    store = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await store.start()
+    saved = await store.save_session(await store.load_session("api", "u1"))
+    await store.log_turn(_turn(saved.conversation_id, "hi"))
+    await store.stop()
+    await store.start()  # also proves start() copes with existing tables
+    try:
+        assert await store.load_session("api", "u1") == saved
+        assert await store.count_turns() == 1
+    finally:
+        await store.stop()
+
+
+async def test_sqlite_creates_the_data_directory_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "nested" / "shopbot.sqlite3"
+    store = SQLConversationStore(f"sqlite+aiosqlite:///{path}")
+    await store.start()
+    try:
+        await store.save_session(await store.load_session("cli", "me"))
+    finally:
+        await store.stop()
+    assert path.is_file()
+    assert path.read_bytes()[18:20] == b"\x02\x02"  # file format bytes: WAL mode
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "sqlite:///sync-driver.sqlite3",
+        "nosuchdb+driver://host/db",
+        "postgresql+asyncpg://postgres@127.0.0.1:1/test",
+        "sqlite+aiosqlite:////proc/no/such/dir/shopbot.sqlite3",
+    ],
+)
+async def test_a_broken_url_fails_start_with_storage_error(url: str) -> None:
+    store = SQLConversationStore(url)
+    with pytest.raises(StorageError) as raised:
+        await store.start()
+    assert "could not" in str(raised.value)
+
+
+async def test_using_the_store_before_start_is_a_storage_error(tmp_path: Path) -> None:
+    store = SQLConversationStore(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    with pytest.raises(StorageError):
+        await store.load_session("api", "u1")
+    await store.stop()  # harmless when never started
