@@ -45,9 +45,7 @@ DEMO_RETURN_POLICY = ReturnPolicy(
     conditions=("unused", "in the original packaging"),
     free_return_reasons=("defective", "wrong item"),
     return_fee=Decimal("5.95"),
-    refund_time=(
-        "to the original payment method within 5-7 business days after the return arrives"
-    ),
+    refund_time="5–7 business days",
     exclusions=("final-sale items",),
 )
 """30 days from delivery; a free label for defective or wrong items, otherwise $5.95 deducted."""
@@ -111,7 +109,7 @@ def _contract_products(seeded_at: datetime) -> tuple[Product, ...]:
             "Zephyr Laptop Stand",
             "39.00",
             "A folding stand that lifts the screen to eye level.",
-            ("Aluminium", 'Fits 10-17" laptops'),
+            ("Aluminium", 'Fits 10–17" laptops'),
             stock=60,
         ),
         _product(

@@ -172,7 +172,7 @@ async def test_the_catalog_has_the_fixed_products(shop: DemoShop) -> None:
         "Aurora Wireless Headphones": ("129.00", ["Bluetooth 5.3", "30 h battery", "noise"]),
         "Nimbus Smart Watch": ("199.00", ["GPS", "Heart-rate", "5 ATM"]),
         "Orbit Bluetooth Speaker": ("59.00", ["12 h battery", "IPX7"]),
-        "Zephyr Laptop Stand": ("39.00", ["Aluminium", "10-17"]),
+        "Zephyr Laptop Stand": ("39.00", ["Aluminium", "10–17"]),
         "Pulse Fitness Tracker": ("49.00", ["Sleep tracking", "7-day battery"]),
         "Terra Hiking Backpack": ("89.00", ["35 L", "Waterproof"]),
     }
@@ -219,8 +219,7 @@ async def test_the_return_policy(shop: DemoShop) -> None:
     assert any("unused" in c for c in policy.conditions)
     assert any("original packaging" in c for c in policy.conditions)
     assert set(policy.free_return_reasons) == {"defective", "wrong item"}
-    assert "5-7 business days" in policy.refund_time
-    assert "original payment" in policy.refund_time
+    assert policy.refund_time == "5–7 business days"
     assert any("final-sale" in e for e in policy.exclusions)
 
 
