@@ -228,7 +228,11 @@ def _create_engine(url: str, echo: bool, connect_args: Mapping[str, Any]) -> Asy
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite:
         _prepare_sqlite_file(parsed)
-    engine = create_async_engine(parsed, echo=echo, connect_args=dict(connect_args))
+    # Every checkout here ends in commit or rollback through the Connection, so the pool's own
+    # rollback-on-return is a redundant round trip to aiosqlite's thread (~8% of a turn's
+    # storage time). asyncpg skips that rollback itself when no transaction is open.
+    extra: dict[str, Any] = {"pool_reset_on_return": None} if is_sqlite else {}
+    engine = create_async_engine(parsed, echo=echo, connect_args=dict(connect_args), **extra)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     return engine
