@@ -95,7 +95,7 @@ _PROBLEM_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("not charging", r"\b(?:charg(?:e|es|ed|ing|er)|recharg\w{0,6})\b"),
         ("battery", r"\b(?:battery|batteries|drain\w{0,4})\b"),
         ("sync", r"\b(?:sync\w{0,6}|synchroni[sz]\w{0,6})\b"),
-        ("pairing", r"\b(?:pair\w{0,5}|bluetooth|connect\w{0,6}|disconnect\w{0,6})\b"),
+        ("pairing", r"\b(?:pair\w{0,5}|connect\w{0,6}|disconnect\w{0,6})\b"),
         ("reset", r"\b(?:reset\w{0,4}|factory|restart\w{0,3}|reboot\w{0,3})\b"),
         ("crash", r"\b(?:crash\w{0,3}|freez\w{0,3}|froze|frozen|hang(?:s|ing)?|stuck)\b"),
         ("no sound", r"\b(?:sound|audio|volume|mute[ds]?|silent|crackl\w{0,3})\b"),
@@ -103,6 +103,8 @@ _PROBLEM_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("update", r"\b(?:update\w{0,2}|updating|firmware|upgrade\w{0,2})\b"),
         ("screen", r"\b(?:screen|display|touchscreen)\b"),
         ("broken", r"\b(?:broken|broke|cracked|damaged|defective|faulty|not working)\b"),
+        # Last: "Bluetooth" is also part of product names ("Orbit Bluetooth Speaker").
+        ("pairing", r"\bbluetooth\b"),
     )
 )
 
@@ -343,6 +345,8 @@ def _trim_international(raw: str) -> str:
 
 def _whole_message_number(text: str, blocked: list[tuple[int, int]]) -> str | None:
     """The order number when the message is just a number ("1003", "it's 1003 thanks")."""
+    if len(text) > 400:
+        return None
     # Emails and phones are cut out first, so "1003 bob@example.com" still counts.
     for start, end in sorted(blocked, reverse=True):
         text = text[:start] + " " + text[end:]

@@ -278,6 +278,8 @@ async def test_an_empty_catalog_finds_no_products() -> None:
         ("the app crashes when I open it", "crash"),
         ("no sound from the left ear", "no sound"),
         ("battery drains overnight", "battery"),
+        ("how do I reset my Orbit Bluetooth Speaker", "reset"),
+        ("bluetooth keeps dropping", "pairing"),
     ],
 )
 async def test_technical_problems_get_a_topic(
