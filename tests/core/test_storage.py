@@ -132,6 +132,20 @@ async def test_concurrent_first_saves_of_one_user_let_exactly_one_win(
     assert stored == winners[0]
 
 
+async def test_concurrent_saves_of_one_version_let_exactly_one_win(
+    store: SQLConversationStore,
+) -> None:
+    base = await store.save_session(await store.load_session("api", "busy"))
+    results = await asyncio.gather(
+        *(store.save_session(replace(base, clarify_count=n)) for n in range(1, 5)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, Session)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConcurrentUpdate) for r in results if r not in winners)
+    assert await store.load_session("api", "busy") == winners[0]
+
+
 async def test_saving_a_session_twice_as_new_is_a_conflict(store: SQLConversationStore) -> None:
     session = await store.load_session("api", "u1")
     await store.save_session(session)
