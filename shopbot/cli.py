@@ -1,0 +1,197 @@
+"""The ``shopbot`` command: ``serve`` the HTTP API, ``chat`` in the terminal, ``demo reset``.
+
+This and :mod:`shopbot.app` are the only places that wire settings into running objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from channels.api import create_api_app
+from channels.cli import chat_loop
+from config.settings import Settings, load_settings
+from core.errors import ConfigError, ShopbotError
+
+if TYPE_CHECKING:
+    from shopbot.app import Runtime
+
+__all__ = ["build_parser", "main", "serve_banner"]
+
+_SEED_QUESTION = "Where is my order #12345?"
+_SEED_EMAIL = "carol@example.com"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``shopbot`` and its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="shopbot", description="Customer-support chatbot for online shops."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the JSON HTTP API")
+    _add_common(serve)
+    serve.add_argument("--host", help="interface to listen on (default: server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on, 0 for any free one")
+
+    chat = commands.add_parser("chat", help="chat with the bot in the terminal (stdin/stdout)")
+    _add_common(chat)
+    chat.add_argument("--user", default="local", help="user id of this conversation")
+
+    demo = commands.add_parser("demo", help="manage the demo shop")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    reset = demo_commands.add_parser("reset", help="re-create and re-seed the demo shop")
+    _add_common(reset)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML file overriding config/shopbot.yaml")
+    parser.add_argument("--data-dir", type=Path, help="where databases live (default: ./var)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    # Only the flags given: load_settings merges ``server`` key by key over the file and env.
+    flags = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    server = {key: value for key, value in flags.items() if value is not None}
+    overrides: dict[str, Any] = {"data_dir": args.data_dir}
+    if server:
+        overrides["server"] = server
+    return load_settings(args.config, **overrides)
+
+
+def serve_banner(url: str, api_token_set: bool) -> str:
+    """What ``shopbot serve`` prints: where it listens and what to try first."""
+    auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
+
+    def curl(text: str) -> str:
+        body = f'{{"user_id": "demo", "text": "{text}"}}'
+        return f"  curl -s {url}/api/v1/messages{auth} -d '{body}'"
+
+    return "\n".join(
+        [
+            f"shopbot is serving on {url}  (Ctrl+C to stop)",
+            "",
+            "Try the demo shop:",
+            curl(_SEED_QUESTION),
+            curl(_SEED_EMAIL),
+            "",
+            "Or chat in the terminal:  shopbot chat",
+            f"Health: {url}/healthz   Metrics: {url}/metrics",
+        ]
+    )
+
+
+def _build_runtime(settings: Settings) -> Runtime:
+    # Imported late: the model stack (scikit-learn) takes seconds to import, and `--help` or a
+    # bad setting should answer at once.
+    from shopbot.app import build_runtime
+
+    return build_runtime(settings)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _serve(settings: Settings) -> None:
+    runtime = _build_runtime(settings)
+    # The engine exists only once the runtime has started, so start it before building the app.
+    await runtime.start()
+    try:
+        app = create_api_app(
+            runtime.engine,
+            metrics=runtime.metrics,
+            api_token=settings.secrets.api_token,
+            max_text_chars=settings.server.max_text_chars,
+            max_body_bytes=settings.server.max_body_bytes,
+        )
+        await _listen_until_signalled(app, settings)
+    finally:
+        await runtime.stop()
+
+
+async def _listen_until_signalled(app: web.Application, settings: Settings) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        print(serve_banner(_url(settings.server.host, port), bool(settings.secrets.api_token)))
+        sys.stdout.flush()
+        await _until_signalled()
+    finally:
+        await runner.cleanup()  # stop accepting, let in-flight requests finish
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _chat(settings: Settings, user_id: str) -> None:
+    runtime = _build_runtime(settings)
+    await runtime.start()
+    try:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print("Chat with the shop assistant. Type /quit or press Ctrl+D to leave.")
+        await chat_loop(runtime.engine, user_id, sys.stdin, sys.stdout, interactive=interactive)
+    finally:
+        await runtime.stop()
+
+
+async def _demo_reset(settings: Settings) -> None:
+    runtime = _build_runtime(settings)
+    await runtime.start()
+    try:
+        await runtime.reset_demo_shop()
+    finally:
+        await runtime.stop()
+    print(f"Demo shop re-created in {settings.demo_database_path}")
+
+
+def _run(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    if args.command == "serve":
+        asyncio.run(_serve(settings))
+    elif args.command == "chat":
+        asyncio.run(_chat(settings, args.user))
+    else:
+        asyncio.run(_demo_reset(settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``shopbot`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        _run(args)
+    except ConfigError as exc:
+        print(f"shopbot: {exc}", file=sys.stderr)
+        return 2
+    except (ShopbotError, OSError) as exc:
+        print(f"shopbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
