@@ -65,9 +65,9 @@ class Responses:
     templates: Mapping[str, str]
     topics: Mapping[str, str]
 
-    def render(self, name: str, **facts: object) -> str:
-        """The template ``name`` filled with ``facts`` (every placeholder must be given)."""
-        return self.templates[name].format_map(facts)
+    def render(self, template: str, /, **facts: object) -> str:
+        """The template named ``template`` filled with ``facts`` (every placeholder given)."""
+        return self.templates[template].format_map(facts)
 
     def topic_intent(self, text: str) -> str | None:
         """The intent of a quick-reply topic when ``text`` is exactly its label (any case)."""

@@ -7,6 +7,7 @@ and answers with a template filled from those facts.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -54,6 +55,17 @@ class Turn:
 
 
 Skill = Callable[[Request], Awaitable[Turn]]
+
+# "How much is it?" refers back to the product discussed; "what do you sell?" does not.
+_REFERS_BACK = re.compile(r"\b(it|its|it's|this|that|this one|that one|them|they)\b", re.I)
+
+
+def _product_in_context(request: Request) -> str | None:
+    """The product from earlier in the conversation, when this message refers back to it."""
+    session = request.session
+    if session.awaiting == "product" or _REFERS_BACK.search(request.text):
+        return session.slots.product
+    return None
 
 
 class Skills:
@@ -146,7 +158,7 @@ class Skills:
         )
 
     async def product_info(self, request: Request) -> Turn:
-        sku = request.found.product or request.session.slots.product
+        sku = request.found.product or _product_in_context(request)
         product = await self._shop.get_product(sku) if sku else None
         if product is None:
             products = await self._shop.list_products()
