@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from core.intents import (
+    FORMAT_VERSION,
     OUT_OF_SCOPE,
     LocalIntentClassifier,
     TrainingData,
@@ -249,6 +251,17 @@ def test_load_or_train_replaces_a_damaged_cache_file(tmp_path: Path) -> None:
     path.write_bytes(b"not a pickle at all")
     model = load_or_train(small_data(), tmp_path, threshold=0.3)
     assert model.threshold == 0.3
+    assert LocalIntentClassifier.load(path).fingerprint == small_data().fingerprint()
+
+
+def test_a_model_from_another_version_is_retrained(tmp_path: Path) -> None:
+    path = tmp_path / f"intent-model-{small_data().fingerprint()[:16]}.pkl"
+    with path.open("wb") as fh:
+        pickle.dump({"format_version": FORMAT_VERSION - 1, "sklearn_version": "0.1"}, fh)
+        pickle.dump("a pipeline an older release wrote", fh)
+    with pytest.raises(ValueError, match="another version"):
+        LocalIntentClassifier.load(path)
+    assert load_or_train(small_data(), tmp_path).classify_text("hello").intent == "greeting"
     assert LocalIntentClassifier.load(path).fingerprint == small_data().fingerprint()
 
 
