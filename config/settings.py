@@ -58,7 +58,7 @@ class StorageSettings(_Section):
 class SpellingSettings(_Section):
     enabled: bool = True
     max_word_length: int = Field(18, ge=3)
-    distance2_max_length: int = Field(8, ge=1)
+    distance2_max_length: int = Field(12, ge=1)
     cache_size: int = Field(20000, ge=0)
 
 

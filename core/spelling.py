@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -199,7 +200,10 @@ class SpellingCorrector:
         self._english = _english()
         # Words of data chunks ("IPX7", "5.3") are protected anyway, so they are not added:
         # "ipx" alone must not become a correction target.
-        self._domain = frozenset(w.lower() for phrase in vocabulary for _, w in _words(phrase))
+        # How often the shop's own texts use a word decides between equally close candidates
+        # ("wher" -> "where", not the more common English "when").
+        self._domain_counts = Counter(w.lower() for phrase in vocabulary for _, w in _words(phrase))
+        self._domain = frozenset(self._domain_counts)
         self._domain_choices = _length_windows(self._domain)
         self._known_extra = self._domain | _CHAT_WORDS | _ACRONYMS
         self._lookup: Callable[[str, bool], str | None] = (
@@ -281,7 +285,7 @@ class SpellingCorrector:
         return lower in self._known_extra or count >= _RARE_KNOWN_FREQUENCY
 
     def _score(self, word: str) -> int:
-        boost = _DOMAIN_BOOST if word in self._domain else 0
+        boost = _DOMAIN_BOOST * self._domain_counts.get(word, 0)
         return self._english.counts.get(word, 0) + boost
 
     def _search(self, lower: str, domain_only: bool) -> str | None:

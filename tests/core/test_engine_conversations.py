@@ -87,7 +87,7 @@ async def test_typos_and_slot_filling_over_three_turns(runtime: Runtime) -> None
     asked = await chat.say("wher is my pakage")
     assert "order number" in asked.lower()
     assert chat.last.understanding.classification.intent == "order_status"
-    assert "where" in chat.last.understanding.spelling.text.lower()
+    assert "package" in chat.last.understanding.spelling.text.lower()
     assert "email" in (await chat.say("1003")).lower()
     answer = await chat.say("bob@example.com")
     assert "#1003" in answer and "2 × Zephyr Laptop Stand" in answer
