@@ -40,6 +40,7 @@ __all__ = [
     "OUT_OF_SCOPE",
     "LocalIntentClassifier",
     "TrainingData",
+    "apply_threshold",
     "build_features",
     "build_pipeline",
     "calibrate_threshold",
@@ -213,24 +214,20 @@ def calibrate_threshold(
     ``probabilities`` are held-out predictions (rows: messages, columns: ``classes``). Where several
     thresholds tie, the middle one is taken: it is the furthest from both failure modes.
     """
-    scores = [
-        f1_score(list(truth), _decide(probabilities, classes, t), average="macro", zero_division=0)
-        for t in _THRESHOLD_GRID
-    ]
+    verdicts = [apply_threshold(probabilities, classes, t) for t in _THRESHOLD_GRID]
+    scores = [f1_score(list(truth), v, average="macro", zero_division=0) for v in verdicts]
     best = max(scores)
     ties = [t for t, s in zip(_THRESHOLD_GRID, scores, strict=True) if s >= best - 1e-9]
     return ties[len(ties) // 2]
 
 
-def _decide(probabilities: np.ndarray, classes: Sequence[str], threshold: float) -> list[str]:
-    """Predicted label per row, ``OUT_OF_SCOPE`` standing for "unknown"."""
-    oos = list(classes).index(OUT_OF_SCOPE)
-    verdicts = []
-    for row in probabilities:
-        top = int(np.argmax(row))
-        unknown = top == oos or row[top] < threshold
-        verdicts.append(OUT_OF_SCOPE if unknown else classes[top])
-    return verdicts
+def apply_threshold(
+    probabilities: np.ndarray, classes: Sequence[str], threshold: float
+) -> list[str]:
+    """Verdict per row of class probabilities, ``OUT_OF_SCOPE`` standing for "unknown"."""
+    top = probabilities.argmax(axis=1)
+    confident = probabilities[np.arange(len(top)), top] >= threshold
+    return [classes[t] if ok else OUT_OF_SCOPE for t, ok in zip(top, confident, strict=True)]
 
 
 def train_classifier(
@@ -245,11 +242,9 @@ def train_classifier(
     classes = sorted(set(labels))  # the column order cross_val_predict and the model use
     calibrated = calibrate_threshold(held_out, classes, labels)
     pipeline = build_pipeline(seed).fit(texts, labels)
+    fingerprint = data.fingerprint()
     return LocalIntentClassifier(
-        pipeline,
-        calibrated_threshold=calibrated,
-        fingerprint=data.fingerprint(),
-        threshold=threshold,
+        pipeline, calibrated_threshold=calibrated, fingerprint=fingerprint, threshold=threshold
     )
 
 

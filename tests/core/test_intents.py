@@ -12,6 +12,7 @@ from core.intents import (
     OUT_OF_SCOPE,
     LocalIntentClassifier,
     TrainingData,
+    generate_gibberish,
     load_or_train,
     load_training_data,
     train_classifier,
@@ -156,6 +157,12 @@ def test_off_topic_gibberish_and_bare_numbers_are_unknown(
     model: LocalIntentClassifier, text: str
 ) -> None:
     assert model.classify_text(text).intent is None
+
+
+def test_unseen_keyboard_mashes_are_unknown(model: LocalIntentClassifier) -> None:
+    # Training mixes in gibberish from seed 0; these come from another seed, so none were seen.
+    mashes = generate_gibberish(200, seed=4242)
+    assert [m for m in mashes if model.classify_text(m).intent is not None] == []
 
 
 @pytest.mark.parametrize(
