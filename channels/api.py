@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +18,15 @@ from aiohttp import web
 
 from channels import ChatEngine
 from core.metrics import Metrics
+from core.text import clean_text, has_control_characters
 from core.types import InboundMessage, TurnResult, Understanding
 
-__all__ = ["CHANNEL", "MAX_USER_ID_CHARS", "ApiError", "clean_text", "create_api_app"]
+__all__ = ["CHANNEL", "MAX_USER_ID_CHARS", "ApiError", "create_api_app"]
 
 CHANNEL = "api"
 MAX_USER_ID_CHARS = 128
 
 _log = logging.getLogger(__name__)
-
-# C0 and C1 control characters except tab and newline, plus lone UTF-16 surrogates, which JSON
-# can smuggle in ("\ud800") and which no database or UTF-8 encoder accepts.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,11 +47,6 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
-
-
-def clean_text(text: str) -> str:
-    """``text`` without control characters (tab and newline are kept)."""
-    return _CONTROL.sub("", text)
 
 
 def _error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -161,7 +152,7 @@ def _user_id(body: dict[str, Any]) -> str:
     if len(user_id) > MAX_USER_ID_CHARS:
         message = f"user_id must be at most {MAX_USER_ID_CHARS} characters."
         raise ApiError(422, "invalid_value", message, "user_id")
-    if _CONTROL.search(user_id):
+    if has_control_characters(user_id):
         message = "user_id must not contain control characters."
         raise ApiError(422, "invalid_value", message, "user_id")
     return user_id

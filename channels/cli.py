@@ -11,7 +11,8 @@ import threading
 from typing import TextIO
 
 from channels import ChatEngine
-from channels.api import clean_text
+from core.options import numbered_text
+from core.text import clean_text
 from core.types import InboundMessage, Reply
 
 __all__ = ["CHANNEL", "QUIT_COMMANDS", "chat_loop", "format_reply"]
@@ -23,13 +24,12 @@ _BOT = "bot> "
 
 
 def format_reply(reply: Reply, *, interactive: bool) -> str:
-    """A reply as printed: its text, then its quick replies numbered on one line."""
+    """A reply as printed: its text, then its quick replies as numbered options.
+
+    The terminal has no buttons; typing the number picks the option (the engine resolves it).
+    """
     prefix = _BOT if interactive else ""
-    lines = [prefix + reply.text]
-    if reply.quick_replies:
-        options = "  ".join(f"[{n}] {text}" for n, text in enumerate(reply.quick_replies, 1))
-        lines.append(" " * len(prefix) + options)
-    return "\n".join(lines)
+    return prefix + numbered_text(reply).replace("\n", "\n" + " " * len(prefix))
 
 
 def _start_reader(stdin: TextIO) -> asyncio.Queue[str | None]:
@@ -52,13 +52,6 @@ def _start_reader(stdin: TextIO) -> asyncio.Queue[str | None]:
     return lines
 
 
-def _pick_quick_reply(text: str, offered: tuple[str, ...]) -> str:
-    """The quick reply a bare number picks ("2" -> the second option), else ``text``."""
-    if text.isdigit() and 1 <= int(text) <= len(offered):
-        return offered[int(text) - 1]
-    return text
-
-
 async def chat_loop(
     engine: ChatEngine, user_id: str, stdin: TextIO, stdout: TextIO, *, interactive: bool
 ) -> None:
@@ -67,7 +60,6 @@ async def chat_loop(
     Blank lines are skipped. ``interactive`` adds the ``you>`` prompt and ``bot>`` prefixes.
     """
     lines = _start_reader(stdin)
-    offered: tuple[str, ...] = ()
     while True:
         if interactive:
             stdout.write(_PROMPT)
@@ -82,9 +74,8 @@ async def chat_loop(
             continue
         if text.lower() in QUIT_COMMANDS:
             break
-        message = InboundMessage(CHANNEL, user_id, _pick_quick_reply(text, offered))
+        message = InboundMessage(CHANNEL, user_id, text)
         result = await engine.handle(message)
         for reply in result.replies:
             stdout.write(format_reply(reply, interactive=interactive) + "\n")
         stdout.flush()
-        offered = result.replies[-1].quick_replies if result.replies else ()

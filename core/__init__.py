@@ -1,1 +1,4 @@
-"""The channel-agnostic conversation engine and its pipeline stages. Imports neither channels nor crm_adapters."""
+"""The channel-agnostic conversation engine and its pipeline stages.
+
+Imports neither channels nor crm_adapters.
+"""

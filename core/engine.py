@@ -19,6 +19,7 @@ from datetime import datetime
 
 from core.dialogue import Move, decide
 from core.errors import ConcurrentUpdate, CRMError
+from core.options import pick_option
 from core.ports import ConversationStore, HandoffRecord, TurnObserver, TurnRecord
 from core.privacy import redact_attributes, redact_text
 from core.session import Session
@@ -113,6 +114,7 @@ class Engine:
         text = self._clean(message.text)
         async with self._locks.hold((message.channel, message.user_id)):
             session = await self._open_session(message)
+            text = pick_option(text, session.offered)
             understanding = await self._understand_safely(text)
             await self._log_inbound(session, message, text, understanding)
             turn = await self._respond(session, message, text, understanding)
@@ -154,13 +156,13 @@ class Engine:
     ) -> Turn:
         """Choose and run the move, storing the session; on a version conflict reload and redo."""
         for _ in range(_SAVE_ATTEMPTS - 1):
-            turn = await self._turn(session, message, text, understanding)
+            turn = _remember_options(await self._turn(session, message, text, understanding))
             try:
                 return replace(turn, session=await self._store.save_session(turn.session))
             except ConcurrentUpdate:
                 await asyncio.sleep(random.uniform(0, 0.005))  # de-synchronise the contenders
                 session = await self._store.load_session(message.channel, message.user_id)
-        turn = await self._turn(session, message, text, understanding)
+        turn = _remember_options(await self._turn(session, message, text, understanding))
         return replace(turn, session=await self._store.save_session(turn.session))
 
     async def _turn(
@@ -260,3 +262,7 @@ class Engine:
         intent = understanding.classification.intent
         self._observer.observe_turn(message.channel, intent, str(turn.outcome), seconds)
 
+
+def _remember_options(turn: Turn) -> Turn:
+    offered = turn.replies[-1].quick_replies if turn.replies else ()
+    return replace(turn, session=replace(turn.session, offered=offered))

@@ -27,6 +27,7 @@ class Session:
     ``version`` is the stored row version (0 = never stored); the store refuses a save
     whose version is stale, so concurrent turns cannot lose an update.
     ``verified_email`` / ``verified_phone`` name the one customer this conversation proved to be.
+    ``offered`` are the quick replies of the last answer, so that "2" can pick the second.
     """
 
     conversation_id: str
@@ -41,4 +42,5 @@ class Session:
     verified_phone: str | None = None
     failed_verifications: int = 0
     locked_until: datetime | None = None
+    offered: tuple[str, ...] = ()
     version: int = 0

@@ -200,8 +200,9 @@ class Skills:
         if result.access is Access.LOCKED:
             seconds = result.retry_after.total_seconds() if result.retry_after else 0
             locked = replace(session, slots=replace(session.slots, email=None))
-            text = self.responses.render("verification_locked", minutes=max(1, math.ceil(seconds / 60)))
+            text = self.responses.render(
+                "verification_locked", minutes=max(1, math.ceil(seconds / 60))
+            )
             return self.answered(locked, text)
         retry = replace(session, slots=replace(session.slots, email=None))
         return self.ask(retry, "email", "verification_failed", order_number=number)
-

@@ -52,7 +52,7 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One message back to the user; quick replies are suggestions a channel may render as buttons."""
+    """One message back to the user; quick replies are suggestions shown as buttons or numbers."""
 
     text: str
     quick_replies: tuple[str, ...] = ()
@@ -60,7 +60,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Correction:
-    """One spelling correction: ``original`` at character ``start`` of the input became ``corrected``."""
+    """One correction: ``original`` at character ``start`` of the input became ``corrected``."""
 
     original: str
     corrected: str

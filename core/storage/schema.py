@@ -73,6 +73,7 @@ conversations = Table(
     Column("verified_phone", String),
     Column("failed_verifications", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
+    Column("offered", JSON, nullable=False, default=list),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

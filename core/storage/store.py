@@ -114,6 +114,7 @@ def _session_values(session: Session) -> dict[str, Any]:
         "verified_phone": session.verified_phone,
         "failed_verifications": session.failed_verifications,
         "locked_until": session.locked_until,
+        "offered": list(session.offered),
     }
 
 
@@ -132,6 +133,7 @@ def _session_from_row(row: Row[Any]) -> Session:
         verified_phone=row.verified_phone,
         failed_verifications=row.failed_verifications,
         locked_until=row.locked_until,
+        offered=tuple(str(label) for label in (row.offered or ())),
         version=row.version,
     )
 

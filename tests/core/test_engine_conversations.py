@@ -283,3 +283,12 @@ async def test_concurrent_messages_of_one_conversation_lose_no_update(
         assert sum(t.direction == "in" for t in turns) == 12
     finally:
         await other.stop()
+
+
+async def test_a_number_answers_the_numbered_options_on_any_channel(runtime: Runtime) -> None:
+    chat = Chat(runtime, "sms-like")
+    await chat.say("hmm")
+    labels = chat.last.replies[0].quick_replies
+    assert "order number" in (await chat.say(str(labels.index("Order status") + 1))).lower()
+    # Now the bot waits for an order number: "1" is no longer an option.
+    assert "email" in (await chat.say("1003")).lower()
