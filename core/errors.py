@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 __all__ = [
+    "CRMError",
+    "CRMNotFound",
+    "CRMUnavailable",
     "ChannelAuthError",
     "ChannelError",
     "ChannelRateLimited",
     "ChannelTimeout",
     "ConcurrentUpdate",
     "ConfigError",
-    "CRMError",
-    "CRMNotFound",
-    "CRMUnavailable",
     "InputError",
     "LLMError",
     "ShopbotError",
