@@ -122,12 +122,13 @@ def _http_table(result: HttpResult) -> list[str]:
     lines = [
         f"HTTP POST /api/v1/messages, {result.concurrency} connections, "
         f"{result.seconds_per_run:g} s per run (loopback, separate processes)",
-        f"{'run':<12}{'req/s':>10}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}",
+        f"{'run':<12}{'req/s':>10}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'srv cpu':>9}",
     ]
     for index, run in enumerate(result.runs):
         lines.append(
             f"{run.server + ' #' + str(index // 2 + 1):<12}{run.rps:>10.0f}{run.requests:>10}"
-            f"{run.errors:>8}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
+            f"{run.errors:>8}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}{run.server_cpu:>9.2f}"
         )
     ok = "pass" if result.ratio >= HTTP_RATIO_TARGET else "FAIL"
     lines += [

@@ -13,12 +13,13 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +46,9 @@ class LoadRun:
     rps: float
     p50_ms: float
     p99_ms: float
+    server_cpu: float = float("nan")
+    """CPU time of the server process over the whole load run, in cores (1.0 = one core busy).
+    Below 1 the server was waiting (locks, threads, the scheduler), not computing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,15 @@ class _Server:
                 figures[key] = int(value.split()[0])
         return figures
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far (nan off Linux)."""
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        # utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> int | None:
         """SIGTERM, wait, and return the peak RSS the server reported about itself."""
         self._process.terminate()
@@ -176,12 +189,15 @@ def _run_load(
         "--duration", str(duration),
         "--tag", tag,
     ]  # fmt: skip
+    cpu_before, started = server.cpu_seconds(), time.perf_counter()
     done = subprocess.run(
         command, cwd=REPO, capture_output=True, text=True, timeout=warmup + duration + 120
     )
+    cpu = (server.cpu_seconds() - cpu_before) / (time.perf_counter() - started)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-2000:]}")
-    return LoadRun(**json.loads(done.stdout.strip().splitlines()[-1]))
+    run = LoadRun(**json.loads(done.stdout.strip().splitlines()[-1]))
+    return replace(run, server_cpu=round(cpu, 2))
 
 
 def measure_http(
