@@ -128,5 +128,5 @@ def _responses(settings: Settings, data: TrainingData) -> Responses:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    """A runtime wired from ``settings`` (raises ConfigError for a bad training or template file)."""
+    """A runtime wired from ``settings``; raises ConfigError for a bad training or template file."""
     return Runtime(settings)
