@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,13 @@ TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Responses:
-    """Validated templates plus the clarify-loop topics (quick-reply label -> intent)."""
+    """Validated templates, the clarify-loop topics (quick-reply label -> intent), and the
+    shop's fixed answers for intents that need no lookup (intent -> text).
+    """
 
     templates: Mapping[str, str]
     topics: Mapping[str, str]
+    answers: Mapping[str, str] = field(default_factory=dict)
 
     def render(self, template: str, /, **facts: object) -> str:
         """The template named ``template`` filled with ``facts`` (every placeholder given)."""
@@ -95,7 +98,23 @@ def load_responses(path: Path, *, intents: frozenset[str] | None = None) -> Resp
         raise ValueError("topics: must map quick-reply labels to intent names")
     if intents is not None and (unknown := set(topics.values()) - intents):
         raise ValueError(f"topics: unknown intent(s) {sorted(unknown)}")
-    return Responses(templates=templates, topics=dict(topics))
+    answers = _validated_answers(data.get("answers"), intents)
+    return Responses(templates=templates, topics=dict(topics), answers=answers)
+
+
+def _validated_answers(raw: Any, intents: frozenset[str] | None) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("answers: must map intent names to reply texts")
+    answers: dict[str, str] = {}
+    for intent, text in raw.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"answers.{intent}: missing or empty")
+        if intents is not None and intent not in intents:
+            raise ValueError(f"answers.{intent}: no such intent in the training data")
+        answers[str(intent)] = text.strip()
+    return answers
 
 
 def _validated_templates(raw: Any) -> dict[str, str]:

@@ -98,9 +98,12 @@ class Skills:
         return frozenset(self._skills)
 
     async def run(self, intent: str, request: Request) -> Turn:
-        """Serve ``intent``; an intent without a skill is handed to a human."""
+        """Serve ``intent``: its skill, else the shop's fixed answer, else a human."""
         skill = self._skills.get(intent)
         if skill is None:
+            answer = self.responses.answers.get(intent)
+            if answer is not None:
+                return self.answered(request.session, answer)
             return self.handoff(request.session, reason=f"no_skill:{intent}")
         return await skill(replace(request, session=replace(request.session, intent=intent)))
 
