@@ -21,6 +21,8 @@ run: $(BIN)/shopbot
 	$(BIN)/shopbot serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev
