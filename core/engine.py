@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -60,6 +61,7 @@ class EngineOptions:
     max_clarifications: int = 2
     max_text_chars: int = 2000
     redact_personal_data: bool = True
+    session_cache_size: int = 10_000
 
 
 class _ConversationLocks:
@@ -83,6 +85,35 @@ class _ConversationLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class _SessionCache:
+    """The sessions this process stored last, most recent first, so a turn needs no read.
+
+    A cached session may be stale when another worker wrote the conversation since; the version
+    check of the next save catches that, and the engine then reloads and redoes the turn.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._sessions: OrderedDict[tuple[str, str], Session] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> Session | None:
+        session = self._sessions.get(key)
+        if session is not None:
+            self._sessions.move_to_end(key)
+        return session
+
+    def put(self, key: tuple[str, str], session: Session) -> None:
+        if self._size <= 0:
+            return
+        self._sessions[key] = session
+        self._sessions.move_to_end(key)
+        if len(self._sessions) > self._size:
+            self._sessions.popitem(last=False)
+
+    def pop(self, key: tuple[str, str]) -> None:
+        self._sessions.pop(key, None)
+
+
 class Engine:
     """Handles inbound messages from any channel and returns what to say back."""
 
@@ -103,6 +134,7 @@ class Engine:
         self._observer: TurnObserver = observer or _NoObserver()
         self._clock = clock
         self._locks = _ConversationLocks()
+        self._sessions = _SessionCache(self._options.session_cache_size)
 
     async def understand(self, text: str) -> Understanding:
         """Run the NLU stages on ``text`` without touching any conversation."""
@@ -111,15 +143,13 @@ class Engine:
     async def handle(self, message: InboundMessage) -> TurnResult:
         """Process one message. User input never raises; a storage outage raises StorageError."""
         started = time.perf_counter()
-        text = self._clean(message.text)
-        async with self._locks.hold((message.channel, message.user_id)):
-            session = await self._open_session(message)
-            text = pick_option(text, session.offered)
+        key = (message.channel, message.user_id)
+        async with self._locks.hold(key):
+            session = self._sessions.get(key) or await self._store.load_session(*key)
+            text = pick_option(self._clean(message.text), session.offered)
             understanding = await self._understand_safely(text)
-            await self._log_inbound(session, message, text, understanding)
-            turn = await self._respond(session, message, text, understanding)
-        seconds = time.perf_counter() - started
-        await self._finish(message, turn, understanding, seconds)
+            turn = await self._respond(session, message, text, understanding, started)
+        self._observe(message, turn, understanding, time.perf_counter() - started)
         return TurnResult(
             conversation_id=turn.session.conversation_id,
             replies=turn.replies,
@@ -132,15 +162,6 @@ class Engine:
     def _clean(self, text: str) -> str:
         return clean_text(text)[: self._options.max_text_chars]
 
-    async def _open_session(self, message: InboundMessage) -> Session:
-        session = await self._store.load_session(message.channel, message.user_id)
-        if session.version > 0:
-            return session
-        try:
-            return await self._store.save_session(session)
-        except ConcurrentUpdate:  # another worker created it first: use theirs
-            return await self._store.load_session(message.channel, message.user_id)
-
     async def _understand_safely(self, text: str) -> Understanding:
         if not text:
             return Understanding(SpellResult(""), Classification(None, 0.0), Attributes())
@@ -152,18 +173,35 @@ class Engine:
             return Understanding(SpellResult(text), Classification(None, 0.0), Attributes())
 
     async def _respond(
-        self, session: Session, message: InboundMessage, text: str, understanding: Understanding
+        self,
+        session: Session,
+        message: InboundMessage,
+        text: str,
+        understanding: Understanding,
+        started: float,
     ) -> Turn:
-        """Choose and run the move, storing the session; on a version conflict reload and redo."""
-        for _ in range(_SAVE_ATTEMPTS - 1):
+        """Choose and run the move, then store session and log in one atomic write.
+
+        When another worker stored the conversation in between, reload it and redo the turn.
+        """
+        key = (message.channel, message.user_id)
+        for attempt in range(1, _SAVE_ATTEMPTS + 1):
             turn = _remember_options(await self._turn(session, message, text, understanding))
+            log = _TurnLog(self, message, text, understanding, started)
             try:
-                return replace(turn, session=await self._store.save_session(turn.session))
+                saved = await self._store.commit_turn(
+                    turn.session, log.records(session, turn), log.handoffs(turn)
+                )
             except ConcurrentUpdate:
+                self._sessions.pop(key)
+                if attempt == _SAVE_ATTEMPTS:
+                    raise
                 await asyncio.sleep(random.uniform(0, 0.005))  # de-synchronise the contenders
-                session = await self._store.load_session(message.channel, message.user_id)
-        turn = _remember_options(await self._turn(session, message, text, understanding))
-        return replace(turn, session=await self._store.save_session(turn.session))
+                session = await self._store.load_session(*key)
+                continue
+            self._sessions.put(key, saved)
+            return replace(turn, session=saved)
+        raise AssertionError("unreachable")
 
     async def _turn(
         self, session: Session, message: InboundMessage, text: str, understanding: Understanding
@@ -204,63 +242,85 @@ class Engine:
             self._observer.count_fallback("skill")
             return skills.say(session, "error", Outcome.ERROR)
 
-    # -- logging --------------------------------------------------------------------------------
     def _private(self, text: str) -> str:
         return redact_text(text) if self._options.redact_personal_data else text
 
-    async def _log_inbound(
-        self, session: Session, message: InboundMessage, text: str, understanding: Understanding
-    ) -> None:
-        attributes = understanding.attributes.as_dict()
-        if self._options.redact_personal_data:
-            attributes = redact_attributes(attributes)
-        classification = understanding.classification
-        await self._store.log_turn(
-            TurnRecord(
-                conversation_id=session.conversation_id,
-                channel=message.channel,
-                user_id=message.user_id,
-                direction="in",
-                text=self._private(text),
-                corrected_text=self._private(understanding.spelling.text),
-                intent=classification.intent,
-                confidence=classification.confidence,
-                attributes=attributes,
-                message_id=message.message_id,
-                created_at=message.received_at,
-            )
-        )
-
-    async def _finish(
+    def _observe(
         self, message: InboundMessage, turn: Turn, understanding: Understanding, seconds: float
     ) -> None:
-        session = turn.session
-        for reply in turn.replies:
-            await self._store.log_turn(
-                TurnRecord(
-                    conversation_id=session.conversation_id,
-                    channel=message.channel,
-                    user_id=message.user_id,
-                    direction="out",
-                    text=self._private(reply.text),
-                    state=str(turn.state),
-                    outcome=str(turn.outcome),
-                    latency_ms=seconds * 1000,
-                )
-            )
         if turn.handoff_reason is not None:
-            await self._store.record_handoff(
-                HandoffRecord(
-                    conversation_id=session.conversation_id,
-                    channel=message.channel,
-                    user_id=message.user_id,
-                    reason=turn.handoff_reason,
-                    last_message=self._private(self._clean(message.text)),
-                )
-            )
             self._observer.count_handoff(message.channel, turn.handoff_reason)
         intent = understanding.classification.intent
         self._observer.observe_turn(message.channel, intent, str(turn.outcome), seconds)
+
+
+class _TurnLog:
+    """The log rows of one turn: the inbound message with what was understood, each reply with
+    the outcome, and the handoff if there was one — personal data redacted when configured.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        message: InboundMessage,
+        text: str,
+        understanding: Understanding,
+        started: float,
+    ) -> None:
+        self._private = engine._private
+        self._redact = engine._options.redact_personal_data
+        self._message = message
+        self._text = text
+        self._understanding = understanding
+        self._latency_ms = (time.perf_counter() - started) * 1000
+
+    def records(self, before: Session, turn: Turn) -> list[TurnRecord]:
+        message, understanding = self._message, self._understanding
+        attributes = understanding.attributes.as_dict()
+        if self._redact:
+            attributes = redact_attributes(attributes)
+        conversation_id = before.conversation_id
+        inbound = TurnRecord(
+            conversation_id=conversation_id,
+            channel=message.channel,
+            user_id=message.user_id,
+            direction="in",
+            text=self._private(self._text),
+            corrected_text=self._private(understanding.spelling.text),
+            intent=understanding.classification.intent,
+            confidence=understanding.classification.confidence,
+            attributes=attributes,
+            message_id=message.message_id,
+            created_at=message.received_at,
+        )
+        replies = [
+            TurnRecord(
+                conversation_id=conversation_id,
+                channel=message.channel,
+                user_id=message.user_id,
+                direction="out",
+                text=self._private(reply.text),
+                state=str(turn.state),
+                outcome=str(turn.outcome),
+                latency_ms=self._latency_ms,
+            )
+            for reply in turn.replies
+        ]
+        return [inbound, *replies]
+
+    def handoffs(self, turn: Turn) -> list[HandoffRecord]:
+        if turn.handoff_reason is None:
+            return []
+        message = self._message
+        return [
+            HandoffRecord(
+                conversation_id=turn.session.conversation_id,
+                channel=message.channel,
+                user_id=message.user_id,
+                reason=turn.handoff_reason,
+                last_message=self._private(self._text),
+            )
+        ]
 
 
 def _remember_options(turn: Turn) -> Turn:

@@ -132,6 +132,15 @@ class ConversationStore(Protocol):
         """
         ...
 
+    async def commit_turn(
+        self,
+        session: Session,
+        records: Sequence[TurnRecord] = (),
+        handoff_records: Sequence[HandoffRecord] = (),
+    ) -> Session:
+        """``save_session`` and append the turn's log records, atomically (all or nothing)."""
+        ...
+
     async def log_turn(self, record: TurnRecord) -> None: ...
 
     async def record_handoff(self, record: HandoffRecord) -> None: ...

@@ -74,6 +74,8 @@ conversations = Table(
     Column("failed_verifications", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("offered", JSON, nullable=False, default=list),
+    # A fresh token per save: how a batched write tells which of its rows it won.
+    Column("write_id", String),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, bindparam, event, func, insert, make_url, select, update
+from sqlalchemy import URL, bindparam, event, func, insert, make_url, select
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.errors import ConcurrentUpdate, StorageError
+from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
 from core.storage.schema import conversations, handoffs, metadata, turns
-from core.types import Attributes, utcnow
+from core.storage.writer import GroupCommitter, TurnWrite
+from core.types import Attributes
 
 __all__ = ["SQLConversationStore"]
 
@@ -50,24 +51,15 @@ _SELECT_SESSION = select(conversations).where(
     conversations.c.channel == bindparam("b_channel"),
     conversations.c.user_id == bindparam("b_user_id"),
 )
-_INSERT_SESSION = insert(conversations)
-_UPDATE_SESSION = update(conversations).where(
-    conversations.c.conversation_id == bindparam("b_conversation_id"),
-    conversations.c.version == bindparam("b_version"),
-)
 _INSERT_TURN = insert(turns)
 _INSERT_HANDOFF = insert(handoffs)
 
 
-def _storage_error(
-    exc: BaseException, action: str, *, duplicate_is_conflict: bool = False
-) -> StorageError:
+def _storage_error(exc: BaseException, action: str) -> StorageError:
     """The one translation of a database failure into the project's error tree.
 
     The message names the failure but never the SQL parameters, which hold users' messages.
     """
-    if duplicate_is_conflict and isinstance(exc, IntegrityError):
-        return ConcurrentUpdate(f"could not {action}: another turn stored this conversation first")
     cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
     lines = str(cause).strip().splitlines()
     detail = lines[0] if lines else ""
@@ -255,6 +247,7 @@ class SQLConversationStore:
         self._echo = echo
         self._connect_args: dict[str, Any] = dict(connect_args or {})
         self._engine: AsyncEngine | None = None
+        self._committer: GroupCommitter | None = None
 
     async def start(self) -> None:
         """Connect and create the tables that do not exist yet. Idempotent."""
@@ -271,10 +264,14 @@ class SQLConversationStore:
             await engine.dispose()
             raise _storage_error(exc, "create the conversation tables") from exc
         self._engine = engine
+        self._committer = GroupCommitter(engine, failure=_storage_error, failures=_FAILURES)
 
     async def stop(self) -> None:
-        """Close every pooled connection. Idempotent; ``start()`` may be called again."""
+        """Finish queued writes, close every pooled connection. Idempotent; restartable."""
         engine, self._engine = self._engine, None
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            await committer.close()
         if engine is not None:
             await engine.dispose()
 
@@ -306,44 +303,28 @@ class SQLConversationStore:
         Returns the session with version + 1; raises ``ConcurrentUpdate`` when another
         writer stored this conversation (or this channel user) in between.
         """
-        values = _session_values(session)
-        engine = self._require_engine()
-        now = utcnow()
-        first_save = session.version == 0
-        try:
-            async with engine.begin() as conn:
-                if first_save:
-                    result = await conn.execute(
-                        _INSERT_SESSION,
-                        {
-                            **values,
-                            "conversation_id": session.conversation_id,
-                            "channel": session.channel,
-                            "user_id": session.user_id,
-                            "version": 1,
-                            "created_at": now,
-                            "updated_at": now,
-                        },
-                    )
-                else:
-                    result = await conn.execute(
-                        _UPDATE_SESSION,
-                        {
-                            **values,
-                            "version": session.version + 1,
-                            "updated_at": now,
-                            "b_conversation_id": session.conversation_id,
-                            "b_version": session.version,
-                        },
-                    )
-        except _FAILURES as exc:
-            raise _storage_error(exc, "save a session", duplicate_is_conflict=first_save) from exc
-        if result.rowcount != 1:
-            raise ConcurrentUpdate(
-                f"could not save conversation {session.conversation_id}: it is no longer at "
-                f"version {session.version}"
-            )
-        return replace(session, version=session.version + 1)
+        return await self.commit_turn(session)
+
+    async def commit_turn(
+        self,
+        session: Session,
+        records: Sequence[TurnRecord] = (),
+        handoff_records: Sequence[HandoffRecord] = (),
+    ) -> Session:
+        """Save ``session`` (as ``save_session``) and append its turn's log records, atomically.
+
+        Turns committed concurrently share one transaction (see ``core.storage.writer``); each
+        still gets its own verdict, and a turn that lost its version race writes no log rows.
+        """
+        write = TurnWrite(
+            session=session,
+            session_values=_session_values(session),
+            turn_rows=[_turn_values(record) for record in records],
+            handoff_rows=[_handoff_values(record) for record in handoff_records],
+        )
+        self._require_engine()
+        assert self._committer is not None  # set together with the engine
+        return await self._committer.submit(write)
 
     async def log_turn(self, record: TurnRecord) -> None:
         """Append one inbound or outbound message to the turn log."""

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
+from core.storage import SQLConversationStore
 from core.types import Identity, InboundMessage, TurnResult
 from shopbot.app import Runtime, build_runtime
+from tests.conftest import TestDatabase
 
 
 class Clock:
@@ -268,19 +270,42 @@ async def test_every_turn_is_logged_with_personal_data_redacted(runtime: Runtime
 
 
 async def test_concurrent_messages_of_one_conversation_lose_no_update(
-    runtime: Runtime, model_dir: Path, tmp_path: Path
+    database: TestDatabase, model_dir: Path, tmp_path: Path
 ) -> None:
-    # A second runtime on the same databases plays a second worker process.
-    settings = runtime.settings
-    other = build_runtime(settings)
+    # Two runtimes on the same databases play two worker processes; on SQLite and PostgreSQL.
+    settings = load_settings(
+        env={}, data_dir=model_dir, crm={"demo_database": tmp_path / "shop.sqlite3"}
+    )
+    workers = [build_runtime(settings), build_runtime(settings)]
+    for worker in workers:
+        worker.store = SQLConversationStore(database.url, connect_args=database.connect_args)
+        await worker.start()
+    try:
+        chats = [Chat(workers[0], "busy"), Chat(workers[1], "busy")]
+        await asyncio.gather(*(chats[i % 2].say(f"hello number {i}") for i in range(12)))
+        session = await workers[0].store.load_session("test", "busy")
+        assert session.version == 12  # one save per message, none lost
+        turns = await workers[0].store.turns(session.conversation_id)
+        assert sum(t.direction == "in" for t in turns) == 12
+        assert sum(t.direction == "out" for t in turns) == 12
+    finally:
+        for worker in workers:
+            await worker.stop()
+
+
+async def test_a_stale_cached_session_is_reloaded_not_overwritten(runtime: Runtime) -> None:
+    other = build_runtime(runtime.settings)
     await other.start()
     try:
-        chats = [Chat(runtime, "busy"), Chat(other, "busy")]
-        await asyncio.gather(*(chats[i % 2].say(f"hello number {i}") for i in range(12)))
-        session = await runtime.store.load_session("test", "busy")
-        assert session.version == 1 + 12  # created once, then one save per message
+        here, there = Chat(runtime, "shared"), Chat(other, "shared")
+        await here.say("where is order 1003")  # cached here, awaiting the email
+        await there.say("bob@example.com")  # the other worker moves the conversation on
+        assert "Zephyr" in there.results[-1].replies[0].text
+        await here.say("thanks, bye")  # this worker's cache is stale: must reload, not clobber
+        session = await runtime.store.load_session("test", "shared")
+        assert session.version == 3
         turns = await runtime.store.turns(session.conversation_id)
-        assert sum(t.direction == "in" for t in turns) == 12
+        assert [t.direction for t in turns] == ["in", "out"] * 3
     finally:
         await other.stop()
 

@@ -1,0 +1,193 @@
+"""Group commit: the turns that finish while a write is in flight are written together.
+
+A turn's writes — its session (with the optimistic version check) and its log rows — are one
+atomic unit. Writing each unit in its own transaction costs a handful of statements and driver
+round trips per message, which dominates the cost of a turn. Instead, units submitted
+concurrently are queued and a single writer task stores everything queued in ONE transaction
+with one statement per kind of row. At low load a batch holds one turn and nothing waits; under
+load the per-turn cost shrinks with the batch.
+
+Every unit still gets its own verdict. Each save stamps the row with a fresh ``write_id``; after
+the batch's insert and update, the rows whose ``write_id`` is not ours lost a race (another turn
+or worker stored the conversation first) and get ``ConcurrentUpdate``, and their log rows are not
+written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.errors import ConcurrentUpdate, StorageError
+from core.session import Session
+from core.storage.schema import conversations, handoffs, turns
+from core.types import utcnow
+
+__all__ = ["GroupCommitter", "TurnWrite"]
+
+# One transaction never carries more than this many turns, to bound statement size.
+MAX_BATCH = 200
+
+_UPDATE_SESSION = update(conversations).where(
+    conversations.c.conversation_id == bindparam("b_conversation_id"),
+    conversations.c.version == bindparam("b_version"),
+)
+
+
+@dataclass(slots=True)
+class TurnWrite:
+    """One turn's writes, with values already checked and converted to column values."""
+
+    session: Session
+    session_values: dict[str, Any]
+    turn_rows: list[dict[str, Any]]
+    handoff_rows: list[dict[str, Any]]
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(slots=True)
+class _Queued:
+    write: TurnWrite
+    done: asyncio.Future[Session]
+
+
+class GroupCommitter:
+    """Serialises this process's writes through one task that commits them in batches.
+
+    ``failure`` turns a database exception into the project's ``StorageError`` (the store's one
+    translation function); ``failures`` are the exception types it translates.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        failure: Callable[[BaseException, str], StorageError],
+        failures: tuple[type[BaseException], ...],
+    ) -> None:
+        self._engine = engine
+        self._failure = failure
+        self._failures = failures
+        self._queue: list[_Queued] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._insert_new = _insert_if_absent(engine.dialect.name)
+
+    async def submit(self, write: TurnWrite) -> Session:
+        """Store ``write`` atomically; returns its session at version + 1.
+
+        Raises ``ConcurrentUpdate`` when the row changed since it was loaded, ``StorageError``
+        when the database failed (then nothing of the batch was written).
+        """
+        done: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(write, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="shopbot-store-writer")
+        return await asyncio.shield(done)
+
+    async def close(self) -> None:
+        """Wait for the writes already submitted."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                stored = await self._write([queued.write for queued in batch])
+            except BaseException as exc:
+                # Every waiter must hear about it, or its turn would hang forever.
+                for queued in batch:
+                    if not queued.done.done():
+                        queued.done.set_exception(self._translate(exc))
+                if not isinstance(exc, Exception):
+                    raise  # cancellation at shutdown
+                continue
+            for queued in batch:
+                _settle(queued, queued.write.token in stored)
+
+    def _translate(self, exc: BaseException) -> StorageError:
+        if isinstance(exc, self._failures):
+            return self._failure(exc, "store a turn")
+        error = StorageError(f"could not store a turn: {type(exc).__name__}")
+        error.__cause__ = exc
+        return error
+
+    async def _write(self, batch: Sequence[TurnWrite]) -> set[str]:
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            new = [w for w in batch if w.session.version == 0]
+            if new:
+                await conn.execute(self._insert_new, [_insert_values(w, now) for w in new])
+            old = [w for w in batch if w.session.version > 0]
+            if old:
+                await conn.execute(_UPDATE_SESSION, [_update_values(w, now) for w in old])
+            stored = await _stored_tokens(conn, batch)
+            won = [w for w in batch if w.token in stored]
+            turn_rows = [row for w in won for row in w.turn_rows]
+            if turn_rows:
+                await conn.execute(insert(turns), turn_rows)
+            handoff_rows = [row for w in won for row in w.handoff_rows]
+            if handoff_rows:
+                await conn.execute(insert(handoffs), handoff_rows)
+        return stored
+
+
+def _settle(queued: _Queued, stored: bool) -> None:
+    session = queued.write.session
+    if stored:
+        queued.done.set_result(replace(session, version=session.version + 1))
+    else:
+        queued.done.set_exception(
+            ConcurrentUpdate(
+                f"could not save conversation {session.conversation_id}: another turn stored "
+                f"it first (it is no longer at version {session.version})"
+            )
+        )
+
+
+async def _stored_tokens(conn: AsyncConnection, batch: Sequence[TurnWrite]) -> set[str]:
+    ids = sorted({w.session.conversation_id for w in batch})
+    query = select(conversations.c.write_id).where(conversations.c.conversation_id.in_(ids))
+    return {row.write_id for row in await conn.execute(query)}
+
+
+def _insert_values(write: TurnWrite, now: Any) -> dict[str, Any]:
+    session = write.session
+    return {
+        **write.session_values,
+        "conversation_id": session.conversation_id,
+        "channel": session.channel,
+        "user_id": session.user_id,
+        "version": 1,
+        "write_id": write.token,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _update_values(write: TurnWrite, now: Any) -> dict[str, Any]:
+    session = write.session
+    return {
+        **write.session_values,
+        "version": session.version + 1,
+        "write_id": write.token,
+        "updated_at": now,
+        "b_conversation_id": session.conversation_id,
+        "b_version": session.version,
+    }
+
+
+def _insert_if_absent(dialect: str) -> Any:
+    """INSERT that skips a row whose conversation or channel user exists (the race's loser)."""
+    if dialect == "sqlite":
+        return sqlite.insert(conversations).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(conversations).on_conflict_do_nothing()
+    raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
