@@ -72,6 +72,7 @@ class DialogueSettings(_Section):
     max_clarifications: int = Field(2, ge=0)
     verification_max_failures: int = Field(5, ge=1)
     verification_lockout_minutes: int = Field(15, ge=1)
+    verification_ttl_minutes: int = Field(30, ge=1)
 
 
 class PrivacySettings(_Section):

@@ -26,6 +26,15 @@ class Step:
     move: Move
     session: Session
     intent: str | None = None
+    continued: bool = False  # the message answered what the bot was waiting for
+
+
+# What a message that the classifier could not place most likely wants, by what it contains.
+_INTENT_BY_ATTRIBUTE = (
+    ("order_number", "order_status"),
+    ("product", "product_info"),
+    ("problem", "tech_support"),
+)
 
 
 def decide(
@@ -39,15 +48,18 @@ def decide(
 
     A recognised intent resets the clarification counter. An unrecognised message that supplies
     what the conversation is waiting for (an order number, an email, a product, a problem
-    description) continues the pending request. Anything else is clarified, and after
-    ``max_clarifications`` re-asks in a row the conversation is handed to a human.
+    description) continues the pending request; one that names an order, a product or a problem
+    is served as the question about it. Anything else is clarified — keeping what it did say —
+    and after ``max_clarifications`` re-asks in a row the conversation is handed to a human.
     """
+    session = replace(session, slots=session.slots.merged(found))
     if intent is not None:
-        slots = session.slots.merged(found)
-        return Step(Move.RUN, replace(session, slots=slots, clarify_count=0), intent)
+        return Step(Move.RUN, replace(session, clarify_count=0), intent)
     if session.intent is not None and _continues(session, found):
-        slots = session.slots.merged(found)
-        return Step(Move.RUN, replace(session, slots=slots, clarify_count=0), session.intent)
+        return Step(Move.RUN, replace(session, clarify_count=0), session.intent, continued=True)
+    for attribute, implied in _INTENT_BY_ATTRIBUTE:
+        if getattr(found, attribute) is not None:
+            return Step(Move.RUN, replace(session, clarify_count=0), implied)
     if session.state is DialogueState.HANDOFF:
         return Step(Move.STILL_HANDED_OFF, session)
     failures = session.clarify_count + 1

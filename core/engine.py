@@ -23,7 +23,7 @@ from core.errors import ConcurrentUpdate, CRMError
 from core.options import pick_option
 from core.ports import ConversationStore, HandoffRecord, TurnObserver, TurnRecord
 from core.privacy import redact_attributes, redact_text
-from core.session import Session
+from core.session import DialogueState, Session
 from core.skills import Request, Skills, Turn
 from core.text import clean_text
 from core.types import (
@@ -208,7 +208,8 @@ class Engine:
     ) -> Turn:
         skills = self._skills
         if not text:
-            return skills.with_topics(session, "empty", Outcome.AWAITING_INPUT)
+            waiting = replace(session, state=DialogueState.AWAITING_INPUT)
+            return skills.with_topics(waiting, "empty", Outcome.AWAITING_INPUT)
         intent = skills.responses.topic_intent(text) or understanding.classification.intent
         step = decide(
             session,
@@ -230,6 +231,7 @@ class Engine:
             found=understanding.attributes,
             identity=message.verified_identity,
             now=self._clock(),
+            continued=step.continued,
         )
         try:
             return await skills.run(step.intent or "", request)
@@ -250,8 +252,7 @@ class Engine:
     ) -> None:
         if turn.handoff_reason is not None:
             self._observer.count_handoff(message.channel, turn.handoff_reason)
-        intent = understanding.classification.intent
-        self._observer.observe_turn(message.channel, intent, str(turn.outcome), seconds)
+        self._observer.observe_turn(message.channel, turn.intent, str(turn.outcome), seconds)
 
 
 class _TurnLog:

@@ -26,6 +26,7 @@ TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     "ask_email": frozenset({"order_number"}),
     "verification_failed": frozenset({"order_number"}),
     "verification_locked": frozenset({"minutes"}),
+    "order_not_linked": frozenset({"order_number"}),
     "order_processing": frozenset({"order_number", "ship_window", "items"}),
     "order_shipped": frozenset(
         {"order_number", "shipped_date", "carrier", "tracking_number", "arrival", "items"}

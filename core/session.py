@@ -26,7 +26,8 @@ class Session:
 
     ``version`` is the stored row version (0 = never stored); the store refuses a save
     whose version is stale, so concurrent turns cannot lose an update.
-    ``verified_email`` / ``verified_phone`` name the one customer this conversation proved to be.
+    ``verified_customer`` is the id of the one customer this conversation proved to be, and
+    ``verified_at`` when it last used that proof (it expires after a quiet spell).
     ``offered`` are the quick replies of the last answer, so that "2" can pick the second.
     """
 
@@ -38,8 +39,8 @@ class Session:
     slots: Attributes = field(default_factory=Attributes)
     awaiting: str | None = None
     clarify_count: int = 0
-    verified_email: str | None = None
-    verified_phone: str | None = None
+    verified_customer: str | None = None
+    verified_at: datetime | None = None
     failed_verifications: int = 0
     locked_until: datetime | None = None
     offered: tuple[str, ...] = ()

@@ -38,6 +38,7 @@ class Request:
     found: Attributes
     identity: Identity | None
     now: datetime
+    continued: bool = False  # the message answered the bot's question rather than asking anew
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Turn:
     replies: tuple[Reply, ...]
     outcome: Outcome
     handoff_reason: str | None = None
+    intent: str | None = None  # the intent served, for metrics
 
     @property
     def state(self) -> DialogueState:
@@ -103,9 +105,10 @@ class Skills:
         if skill is None:
             answer = self.responses.answers.get(intent)
             if answer is not None:
-                return self.answered(request.session, answer)
+                return replace(self.answered(request.session, answer), intent=intent)
             return self.handoff(request.session, reason=f"no_skill:{intent}")
-        return await skill(replace(request, session=replace(request.session, intent=intent)))
+        turn = await skill(replace(request, session=replace(request.session, intent=intent)))
+        return replace(turn, intent=intent)
 
     # -- replies shared by several skills -------------------------------------------------
     def say(self, session: Session, template: str, outcome: Outcome, **facts: object) -> Turn:
@@ -139,6 +142,8 @@ class Skills:
         return self.answered(session, self.responses.render("goodbye"))
 
     async def human_agent(self, request: Request) -> Turn:
+        if request.session.state is DialogueState.HANDOFF:
+            return self.say(request.session, "handoff_pending", Outcome.HANDOFF)
         return self.handoff(request.session, reason="requested")
 
     async def order_status(self, request: Request) -> Turn:
@@ -148,8 +153,10 @@ class Skills:
 
     async def return_policy(self, request: Request) -> Turn:
         session = request.session
+        # A fresh return question is about an order only if it names one; an answer to the
+        # bot's "which order?" / "which email?" continues the order's return question.
         about_order = request.found.order_number is not None or (
-            session.awaiting in ("order_number", "email") and session.slots.order_number
+            request.continued and session.slots.order_number is not None
         )
         if not about_order:
             policy = await self._shop.get_return_policy()
@@ -195,17 +202,20 @@ class Skills:
             identity=request.identity,
             now=request.now,
         )
-        session = result.session
+        if result.access is Access.NEED_EMAIL:
+            return self.ask(result.session, "email", "ask_email", order_number=number)
+        # The email and phone served this check; they are not kept in the session.
+        session = replace(
+            result.session, slots=replace(result.session.slots, email=None, phone=None)
+        )
         if result.access is Access.GRANTED and result.order is not None:
             return self.answered(session, describe(result.order))
-        if result.access is Access.NEED_EMAIL:
-            return self.ask(session, "email", "ask_email", order_number=number)
-        if result.access is Access.LOCKED:
-            seconds = result.retry_after.total_seconds() if result.retry_after else 0
-            locked = replace(session, slots=replace(session.slots, email=None))
-            text = self.responses.render(
-                "verification_locked", minutes=max(1, math.ceil(seconds / 60))
-            )
-            return self.answered(locked, text)
-        retry = replace(session, slots=replace(session.slots, email=None))
-        return self.ask(retry, "email", "verification_failed", order_number=number)
+        if result.access is Access.DENIED:
+            return self.ask(session, "email", "verification_failed", order_number=number)
+        forget = replace(session, slots=replace(session.slots, order_number=None))
+        if result.access is Access.NOT_LINKED:
+            text = self.responses.render("order_not_linked", order_number=number)
+            return self.answered(forget, text)
+        seconds = result.retry_after.total_seconds() if result.retry_after else 0
+        minutes = max(1, math.ceil(seconds / 60))
+        return self.answered(forget, self.responses.render("verification_locked", minutes=minutes))

@@ -37,6 +37,20 @@ _DISTANCE2_MIN_LENGTH = 5
 _DISTANCE2_MIN_FREQUENCY = 500
 # A known word this rare ("oder") one edit away from a domain word ("order") is taken as a typo.
 _RARE_KNOWN_FREQUENCY = 300
+# A correction never shortens a word below this: "qwe" is not "we" with a stray letter, and
+# words under three letters are not corrected either.
+_MIN_CANDIDATE_LENGTH = 3
+# In a word this short one edit is a third of it, so almost anything is one edit away: a
+# correction must keep how the word starts and be a shop word or a common English word, or a
+# keyboard mash like "qwe" becomes "owe" or "que".
+_SHORT_WORD_LENGTH = 3
+_SHORT_WORD_MIN_FREQUENCY = 20000
+# A stem this long or longer makes a word ending in -s/-es an inflection ("refunds", "iphones").
+_MIN_STEM_LENGTH = 3
+# Each half of a run-together word ("airpods", "earbuds") must be a word this long and this
+# common; pyspellchecker's rarer three-letter entries would split real typos ("chap"+"er").
+_MIN_COMPOUND_PART = 3
+_MIN_COMPOUND_PART_FREQUENCY = 2000
 # Bounds the work on hostile input; counted per message, independent of the cache.
 _MAX_SEARCHES_PER_MESSAGE = 32
 # With this many unknown words making up most of the message it is probably not English.
@@ -122,6 +136,11 @@ def _edits1(word: str) -> set[str]:
     edits.update(left + c + right for left, right in splits for c in _LETTERS)
     edits.update(left + "'" + right for left, right in splits[1:-1])
     return edits
+
+
+def _keeps_start(word: str, candidate: str) -> bool:
+    """Whether ``candidate`` starts like ``word``: same first letter, or the first two swapped."""
+    return candidate[:1] == word[:1] or candidate[:2] == word[1::-1]
 
 
 def _is_data_chunk(chunk: str) -> bool:
@@ -293,18 +312,48 @@ class SpellingCorrector:
         if lower in self._known_extra:
             return None
         count = self._english.counts.get(lower)
+        if self._is_inflection(lower, known=count is not None):
+            return None
         if count is not None:
             if count >= _RARE_KNOWN_FREQUENCY:
                 return None
             return self._best(c for c in _edits1(lower) if c in self._domain)
-        return self._distance1(lower, domain_only) or self._distance2(lower, domain_only)
+        near = self._distance1(lower, domain_only)
+        if near is not None or domain_only or self._is_compound(lower):
+            return near
+        return self._distance2(lower, domain_only)
+
+    def _is_inflection(self, lower: str, *, known: bool) -> bool:
+        """A plural or third-person form of a shop or chat word ("refunds", "iphones"), or a
+        dictionary word formed from a common one ("flickers"): never a typo to fix."""
+        for suffix in ("s", "es"):
+            stem = lower[: -len(suffix)]
+            if not lower.endswith(suffix) or len(stem) < _MIN_STEM_LENGTH:
+                continue
+            if stem in self._known_extra or (known and self._is_common(stem)):
+                return True
+        return False
+
+    def _is_compound(self, lower: str) -> bool:
+        """Two common words run together ("airpods", "earbuds"): likely a name. Only a
+        distance-2 guess is at stake, and it would swap the meaning ("airport")."""
+        counts = self._english.counts
+        return any(
+            counts.get(lower[:i], 0) >= _MIN_COMPOUND_PART_FREQUENCY
+            and counts.get(lower[i:], 0) >= _MIN_COMPOUND_PART_FREQUENCY
+            for i in range(_MIN_COMPOUND_PART, len(lower) - _MIN_COMPOUND_PART + 1)
+        )
 
     def _distance1(self, lower: str, domain_only: bool) -> str | None:
         edits = _edits1(lower)
         if domain_only:
             return self._best(c for c in edits if c in self._domain)
         counts = self._english.counts
-        return self._best(c for c in edits if c in self._domain or c in counts)
+        floor = 1
+        if len(lower) <= _SHORT_WORD_LENGTH:
+            edits = {c for c in edits if _keeps_start(lower, c)}
+            floor = _SHORT_WORD_MIN_FREQUENCY
+        return self._best(c for c in edits if c in self._domain or counts.get(c, 0) >= floor)
 
     def _distance2(self, lower: str, domain_only: bool) -> str | None:
         if not _DISTANCE2_MIN_LENGTH <= len(lower) <= self._distance2_max_length:
@@ -324,7 +373,11 @@ class SpellingCorrector:
 
     def _best(self, candidates: Iterable[str]) -> str | None:
         """The most frequent candidate (ties broken alphabetically, so results are stable)."""
-        return min(candidates, key=lambda w: (-self._score(w), w), default=None)
+        return min(
+            (c for c in candidates if len(c) >= _MIN_CANDIDATE_LENGTH),
+            key=lambda w: (-self._score(w), w),
+            default=None,
+        )
 
 
 def _apply(text: str, corrections: Iterable[Correction]) -> str:

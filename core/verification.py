@@ -3,10 +3,13 @@
 Every CRM adapter goes through this check; it is code, never a prompt. A conversation proves it
 belongs to a customer with an order number plus the email on that order, or with a channel
 identity (e.g. the phone number an SMS came from) that matches the order. Once verified, the
-conversation is bound to that customer and can read that customer's orders only.
+conversation is bound to that customer (by customer id: no email or phone is kept) and can read
+that customer's orders only, until the verification expires after a quiet spell.
 
 A wrong email and a non-existent order get the same answer, so the bot cannot be used to find
-out which order numbers exist. Repeated failures lock lookups for a while.
+out which order numbers exist. Failures lock lookups twice over: for the conversation, and for
+the order number across all conversations, so that a guesser gains nothing by starting new
+conversations.
 """
 
 from __future__ import annotations
@@ -14,19 +17,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from core.ports import ShopBackend
 from core.session import Session
 from core.shop import Order
 from core.types import Identity
 
-__all__ = ["Access", "AccessResult", "Verifier"]
+__all__ = ["Access", "AccessResult", "FailureLedger", "Verifier", "VerifierPolicy"]
 
 
 class Access(StrEnum):
     GRANTED = "granted"
     NEED_EMAIL = "need_email"
     DENIED = "denied"
+    NOT_LINKED = "not_linked"  # the conversation is verified as a customer who has no such order
     LOCKED = "locked"
 
 
@@ -40,13 +45,30 @@ class AccessResult:
     retry_after: timedelta | None = None
 
 
+class FailureLedger(Protocol):
+    """Failed verifications per order number, shared by every conversation and worker."""
+
+    async def record_verification_failure(self, order_number: str, at: datetime) -> None: ...
+
+    async def count_verification_failures(self, order_number: str, since: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierPolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    verified_for: timedelta = timedelta(minutes=30)
+
+
 class Verifier:
     """Decides whether a conversation may see an order, counting failures and locking out."""
 
-    def __init__(self, shop: ShopBackend, *, max_failures: int, lockout: timedelta) -> None:
+    def __init__(
+        self, shop: ShopBackend, ledger: FailureLedger, policy: VerifierPolicy | None = None
+    ) -> None:
         self._shop = shop
-        self._max_failures = max_failures
-        self._lockout = lockout
+        self._ledger = ledger
+        self._policy = policy or VerifierPolicy()
 
     async def open_order(
         self,
@@ -62,36 +84,57 @@ class Verifier:
         ``email`` is the address the user gave in this conversation; ``identity`` is what the
         channel itself vouches for.
         """
-        if session.locked_until is not None and session.locked_until > now:
-            return AccessResult(Access.LOCKED, session, retry_after=session.locked_until - now)
-        bound = session.verified_email is not None or session.verified_phone is not None
+        session = _expire(session, now, self._policy.verified_for)
+        if locked := await self._locked(session, number, now):
+            return locked
+        bound = session.verified_customer is not None
         if not bound and identity is None and email is None:
             return AccessResult(Access.NEED_EMAIL, session)
         order = await self._shop.get_order(number)
-        if order is not None and _owned_by(order, session, email, identity, bound):
-            return AccessResult(Access.GRANTED, _bind(session, order), order)
+        if order is not None and _owned_by(order, session, email, identity):
+            return AccessResult(Access.GRANTED, _bind(session, order, now), order)
         if not bound and email is None:
             # The channel identity did not match; the email may still prove ownership.
             return AccessResult(Access.NEED_EMAIL, session)
-        return self._fail(session, now)
+        return await self._fail(session, number, now, bound=bound)
 
-    def _fail(self, session: Session, now: datetime) -> AccessResult:
+    async def _locked(self, session: Session, number: str, now: datetime) -> AccessResult | None:
+        if session.locked_until is not None and session.locked_until > now:
+            return AccessResult(Access.LOCKED, session, retry_after=session.locked_until - now)
+        if session.verified_customer is not None:
+            return None  # a verified customer only ever reads their own orders
+        since = now - self._policy.lockout
+        failures = await self._ledger.count_verification_failures(number, since)
+        if failures >= self._policy.max_failures:
+            return AccessResult(Access.LOCKED, session, retry_after=self._policy.lockout)
+        return None
+
+    async def _fail(
+        self, session: Session, number: str, now: datetime, *, bound: bool
+    ) -> AccessResult:
+        await self._ledger.record_verification_failure(number, now)
         failures = session.failed_verifications + 1
-        if failures >= self._max_failures:
-            locked = replace(session, failed_verifications=0, locked_until=now + self._lockout)
-            return AccessResult(Access.LOCKED, locked, retry_after=self._lockout)
-        return AccessResult(Access.DENIED, replace(session, failed_verifications=failures))
+        if failures >= self._policy.max_failures:
+            locked = replace(
+                session, failed_verifications=0, locked_until=now + self._policy.lockout
+            )
+            return AccessResult(Access.LOCKED, locked, retry_after=self._policy.lockout)
+        verdict = Access.NOT_LINKED if bound else Access.DENIED
+        return AccessResult(verdict, replace(session, failed_verifications=failures))
 
 
-def _owned_by(
-    order: Order, session: Session, email: str | None, identity: Identity | None, bound: bool
-) -> bool:
+def _expire(session: Session, now: datetime, verified_for: timedelta) -> Session:
+    """The session without its verification once it has not been used for ``verified_for``."""
+    if session.verified_at is not None and now - session.verified_at > verified_for:
+        return replace(session, verified_customer=None, verified_at=None)
+    return session
+
+
+def _owned_by(order: Order, session: Session, email: str | None, identity: Identity | None) -> bool:
     customer = order.customer
-    if bound:
+    if session.verified_customer is not None:
         # A verified conversation stays with its customer, whatever else the user types.
-        return _same_email(session.verified_email, customer.email) or _same_phone(
-            session.verified_phone, customer.phone
-        )
+        return session.verified_customer == customer.id
     if identity is not None:
         if identity.kind == "phone" and _same_phone(identity.value, customer.phone):
             return True
@@ -100,13 +143,11 @@ def _owned_by(
     return _same_email(email, customer.email)
 
 
-def _bind(session: Session, order: Order) -> Session:
-    if session.verified_email or session.verified_phone:
-        return replace(session, failed_verifications=0)
+def _bind(session: Session, order: Order, now: datetime) -> Session:
     return replace(
         session,
-        verified_email=order.customer.email.lower(),
-        verified_phone=order.customer.phone,
+        verified_customer=order.customer.id,
+        verified_at=now,
         failed_verifications=0,
         locked_until=None,
     )

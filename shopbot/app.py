@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from config.settings import Settings
 from core.articles import ArticleIndex
@@ -18,8 +19,9 @@ from core.responses import Responses, load_responses
 from core.skills import Skills
 from core.spelling import SpellingCorrector
 from core.storage import SQLConversationStore
+from core.types import utcnow
 from core.understanding import NoCorrection, Understander
-from core.verification import Verifier
+from core.verification import Verifier, VerifierPolicy
 from core.vocabulary import domain_vocabulary
 from crm_adapters.demo import DemoShop
 
@@ -35,8 +37,9 @@ class Runtime:
     at the end. ``engine`` exists only between the two.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
         self.metrics = Metrics()
         self.store = SQLConversationStore(settings.database_url, echo=settings.storage.echo)
         self.shop = DemoShop(settings.demo_database_path)
@@ -88,8 +91,12 @@ class Runtime:
         )
         verifier = Verifier(
             self.shop,
-            max_failures=settings.dialogue.verification_max_failures,
-            lockout=timedelta(minutes=settings.dialogue.verification_lockout_minutes),
+            self.store,
+            VerifierPolicy(
+                max_failures=settings.dialogue.verification_max_failures,
+                lockout=timedelta(minutes=settings.dialogue.verification_lockout_minutes),
+                verified_for=timedelta(minutes=settings.dialogue.verification_ttl_minutes),
+            ),
         )
         skills = Skills(
             shop=self.shop,
@@ -108,6 +115,7 @@ class Runtime:
             store=self.store,
             options=options,
             observer=self.metrics,
+            clock=self.clock,
         )
 
 
@@ -127,6 +135,9 @@ def _responses(settings: Settings, data: TrainingData) -> Responses:
         raise ConfigError("responses", str(exc)) from exc
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """A runtime wired from ``settings``; raises ConfigError for a bad training or template file."""
-    return Runtime(settings)
+def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
+    """A runtime wired from ``settings``; raises ConfigError for a bad training or template file.
+
+    ``clock`` is the time the conversation rules see (verification lockouts and expiry).
+    """
+    return Runtime(settings, clock=clock)

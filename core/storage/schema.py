@@ -25,7 +25,14 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["UTCDateTime", "conversations", "handoffs", "metadata", "turns"]
+__all__ = [
+    "UTCDateTime",
+    "conversations",
+    "handoffs",
+    "metadata",
+    "turns",
+    "verification_failures",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -69,8 +76,8 @@ conversations = Table(
     Column("slots", JSON, nullable=False),
     Column("awaiting", String),
     Column("clarify_count", Integer, nullable=False),
-    Column("verified_email", String),
-    Column("verified_phone", String),
+    Column("verified_customer", String),
+    Column("verified_at", UTCDateTime),
     Column("failed_verifications", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("offered", JSON, nullable=False, default=list),
@@ -115,4 +122,15 @@ handoffs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
     Index("ix_handoffs_conversation_id", "conversation_id"),
+)
+
+
+# Failed order verifications, per order number across all conversations (the order-wide lockout).
+verification_failures = Table(
+    "verification_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_number", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_verification_failures_order_time", "order_number", "created_at"),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
-from core.storage.schema import conversations, handoffs, metadata, turns
+from core.storage.schema import (
+    conversations,
+    handoffs,
+    metadata,
+    turns,
+    verification_failures,
+)
 from core.storage.writer import GroupCommitter, TurnWrite
 from core.types import Attributes
 
@@ -41,8 +48,7 @@ _SESSION_TEXT_FIELDS = (
     "user_id",
     "intent",
     "awaiting",
-    "verified_email",
-    "verified_phone",
+    "verified_customer",
 )
 _SLOT_NAMES = frozenset(f.name for f in fields(Attributes))
 
@@ -102,8 +108,8 @@ def _session_values(session: Session) -> dict[str, Any]:
         "slots": slots,
         "awaiting": session.awaiting,
         "clarify_count": session.clarify_count,
-        "verified_email": session.verified_email,
-        "verified_phone": session.verified_phone,
+        "verified_customer": session.verified_customer,
+        "verified_at": session.verified_at,
         "failed_verifications": session.failed_verifications,
         "locked_until": session.locked_until,
         "offered": list(session.offered),
@@ -121,8 +127,8 @@ def _session_from_row(row: Row[Any]) -> Session:
         slots=Attributes(**slots),
         awaiting=row.awaiting,
         clarify_count=row.clarify_count,
-        verified_email=row.verified_email,
-        verified_phone=row.verified_phone,
+        verified_customer=row.verified_customer,
+        verified_at=row.verified_at,
         failed_verifications=row.failed_verifications,
         locked_until=row.locked_until,
         offered=tuple(str(label) for label in (row.offered or ())),
@@ -341,6 +347,26 @@ class SQLConversationStore:
                 await conn.execute(statement, values)
         except _FAILURES as exc:
             raise _storage_error(exc, action) from exc
+
+    async def record_verification_failure(self, order_number: str, at: datetime) -> None:
+        """Count a failed verification against ``order_number`` (for the order-wide lockout)."""
+        _require_storable("order_number", order_number)
+        values = {"order_number": order_number, "created_at": at}
+        await self._insert(insert(verification_failures), values, "record a failed verification")
+
+    async def count_verification_failures(self, order_number: str, since: datetime) -> int:
+        """Failed verifications of ``order_number`` since ``since``, in every conversation."""
+        _require_storable("order_number", order_number)
+        query = (
+            select(func.count())
+            .select_from(verification_failures)
+            .where(
+                verification_failures.c.order_number == order_number,
+                verification_failures.c.created_at >= since,
+            )
+        )
+        rows = await self._fetch(query, "count failed verifications")
+        return int(rows[0][0])
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
         """The logged messages of one conversation, oldest first."""

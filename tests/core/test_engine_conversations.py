@@ -121,7 +121,7 @@ async def test_verified_customer_cannot_read_another_customers_order(runtime: Ru
     assert "delivered" in (await chat.say("alice@example.com")).lower()
     assert "Aurora" in chat.results[-1].replies[0].text
     other = await chat.say("and where is order 1003?")
-    assert "Zephyr" not in other and "couldn't find" in other.lower()
+    assert "Zephyr" not in other and "verified in this conversation" in other
     still = await chat.say("bob@example.com")
     assert "Zephyr" not in still
     own = await chat.say("what about order 1002")
@@ -147,11 +147,10 @@ async def test_five_failures_lock_lookups_for_fifteen_minutes(
         storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}"},
         crm={"demo_database": tmp_path / "shop.sqlite3"},
     )
-    runtime = build_runtime(settings)
     clock = Clock()
+    runtime = build_runtime(settings, clock=clock)
     await runtime.start()
     try:
-        runtime.engine._clock = clock  # the only seam: time itself
         chat = Chat(runtime)
         await chat.say("where is order 1003")
         for attempt in range(4):
@@ -317,3 +316,91 @@ async def test_a_number_answers_the_numbered_options_on_any_channel(runtime: Run
     assert "order number" in (await chat.say(str(labels.index("Order status") + 1))).lower()
     # Now the bot waits for an order number: "1" is no longer an option.
     assert "email" in (await chat.say("1003")).lower()
+
+
+@pytest.fixture
+async def timed(model_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[Runtime, Clock]]:
+    clock = Clock()
+    settings = load_settings(
+        env={},
+        data_dir=model_dir,
+        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'timed.sqlite3'}"},
+        crm={"demo_database": tmp_path / "shop.sqlite3"},
+    )
+    runtime = build_runtime(settings, clock=clock)
+    await runtime.start()
+    yield runtime, clock
+    await runtime.stop()
+
+
+async def test_new_conversations_do_not_reset_the_lockout_of_an_order(
+    timed: tuple[Runtime, Clock],
+) -> None:
+    runtime, clock = timed
+    for guess in range(5):  # a guesser starting a new conversation for every try
+        chat = Chat(runtime, f"guesser-{guess}")
+        await chat.say("where is order 1003")
+        assert "Zephyr" not in await chat.say(f"bob{guess}@example.net")
+    owner = Chat(runtime, "fresh")
+    assert "paused" in await owner.say("where is order 1003? my email is bob@example.com")
+    clock.now += timedelta(minutes=16)
+    await owner.say("where is order 1003")
+    assert "Zephyr Laptop Stand" in await owner.say("bob@example.com")
+
+
+async def test_verification_expires_after_a_quiet_spell(timed: tuple[Runtime, Clock]) -> None:
+    runtime, clock = timed
+    chat = Chat(runtime)
+    await chat.say("where is order 1003")
+    assert "Zephyr" in await chat.say("bob@example.com")
+    clock.now += timedelta(minutes=10)
+    assert "Terra Hiking Backpack" in await chat.say("and where is order 1004?")  # still verified
+    clock.now += timedelta(minutes=31)
+    again = await chat.say("where is order 1003")
+    assert "Zephyr" not in again and "email" in again.lower()
+
+
+async def test_another_customers_order_is_refused_once_and_then_forgotten(
+    runtime: Runtime,
+) -> None:
+    chat = Chat(runtime, "bob")
+    await chat.say("where is order 1003")
+    await chat.say("bob@example.com")
+    refused = await chat.say("can I return order #1001?")
+    assert "Aurora" not in refused and "verified in this conversation" in refused
+    for question in ("how long do refunds take?", "what is your return policy?"):
+        answer = await chat.say(question)
+        assert "30 days" in answer and "#1001" not in answer
+    session = await runtime.store.load_session("test", "bob")
+    assert session.failed_verifications == 1 and session.locked_until is None
+
+
+async def test_emails_and_phones_are_not_kept_in_the_session(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("where is order 1001? my phone is +1 555 000 1111")
+    await chat.say("alice@example.com")
+    session = await runtime.store.load_session("test", chat.user)
+    assert session.slots.email is None and session.slots.phone is None
+    assert session.verified_customer is not None
+    assert "alice@example.com" not in repr(session) and "5550001111" not in repr(session)
+
+
+async def test_an_order_number_alone_asks_about_that_order(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("hello")
+    assert "email" in (await chat.say("1005")).lower()
+    assert "delivered" in (await chat.say("carol@example.com")).lower()
+
+
+async def test_repeated_requests_for_a_person_make_one_handoff(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("I want to talk to a human")
+    await chat.say("human please")
+    assert chat.last.state == "handoff"
+    assert len(await runtime.store.handoffs(chat.last.conversation_id)) == 1
+
+
+async def test_an_empty_message_waits_for_input(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("   ")
+    assert chat.last.state == "awaiting_input"

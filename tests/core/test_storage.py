@@ -53,7 +53,7 @@ async def test_unknown_user_gets_a_fresh_unsaved_session(store: SQLConversationS
     assert session.state is DialogueState.ANSWERED
     assert session.slots == Attributes()
     assert session.clarify_count == 0 and session.failed_verifications == 0
-    assert session.verified_email is None and session.locked_until is None
+    assert session.verified_customer is None and session.locked_until is None
     uuid.UUID(session.conversation_id)  # a real uuid
     again = await store.load_session("api", "new-user")
     assert again.conversation_id != session.conversation_id  # nothing was stored
@@ -69,10 +69,11 @@ async def test_every_session_field_round_trips(store: SQLConversationStore) -> N
         slots=Attributes(order_number="1003", email="bob@example.com", product="ZEPHYR-STAND"),
         awaiting="email",
         clarify_count=2,
-        verified_email="bob@example.com",
-        verified_phone="+15550002222",
+        verified_customer="cust-bob",
+        verified_at=locked - timedelta(minutes=5),
         failed_verifications=3,
         locked_until=locked,
+        offered=("Order status", "Talk to a person"),
     )
     saved = await store.save_session(session)
     loaded = await store.load_session("whatsapp", "+15550001111")
@@ -266,3 +267,15 @@ async def test_using_the_store_before_start_is_a_storage_error(tmp_path: Path) -
     with pytest.raises(StorageError):
         await store.load_session("api", "u1")
     await store.stop()  # harmless when never started
+
+
+async def test_verification_failures_are_counted_per_order_across_conversations(
+    store: SQLConversationStore,
+) -> None:
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    for minute in range(3):
+        await store.record_verification_failure("1003", start + timedelta(minutes=minute))
+    await store.record_verification_failure("1004", start)
+    assert await store.count_verification_failures("1003", start) == 3
+    assert await store.count_verification_failures("1003", start + timedelta(minutes=1)) == 2
+    assert await store.count_verification_failures("1005", start) == 0
