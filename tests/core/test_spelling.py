@@ -248,3 +248,25 @@ def test_bad_settings_fail_naming_the_key(option: str, value: int) -> None:
             distance2_max_length=options["distance2_max_length"],
             cache_size=options["cache_size"],
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "two refunds please",  # a rare dictionary word whose singular is a shop word
+        "both iphones are dead",  # the plural of a known chat word
+        "my airpods and earbuds",  # names made of two common words: no wild guess
+        "the lamp flickers",
+        "qwe",  # a keyboard mash is not "we" with a stray letter
+    ],
+)
+def test_plurals_names_and_mashes_are_not_turned_into_other_words(
+    speller: SpellingCorrector, text: str
+) -> None:
+    assert speller.correct_text(text) == SpellResult(text)
+
+
+def test_short_and_run_together_typos_are_still_fixed(speller: SpellingCorrector) -> None:
+    assert fixed(speller, "hte order and teh refnds") == "the order and the refunds"
+    assert fixed(speller, "that was usefull, thx") == "that was useful, thx"
+    assert fixed(speller, "two heaphones") == "two headphones"
