@@ -18,6 +18,8 @@ from core.intents import (
     train_classifier,
 )
 from core.ports import IntentClassifier
+from core.spelling import SpellingCorrector
+from core.vocabulary import domain_vocabulary
 
 TRAINING_FILE = Path(__file__).resolve().parents[2] / "config" / "intents.yaml"
 INTENTS = {
@@ -150,6 +152,34 @@ def test_unseen_paraphrases_get_the_right_intent(
     result = model.classify_text(text)
     assert result.intent == intent, (text, result)
     assert result.confidence >= model.threshold
+
+
+# Messages the reviewer saw misread, as a customer types them (spelling is corrected first, as in
+# the running bot). Written for this test, none of them in the training file (checked below).
+EVERYDAY_PROBLEMS = {
+    "the Nimbus watch wont charge": "tech_support",
+    "my earbuds are broken": "tech_support",
+    "the lamp flickers": "tech_support",
+    "my airpods wont pair": "tech_support",
+    "I have a problem with my headphones": "tech_support",
+    "what's the tracking number?": "order_status",
+    "pls hlep": None,  # a bare plea is not a hello; the bot should ask what is wrong
+}
+
+
+def test_everyday_problem_messages_are_really_unseen(data: TrainingData) -> None:
+    seen = {e.lower() for examples in data.intents.values() for e in examples}
+    seen |= {e.lower() for e in data.out_of_scope}
+    assert not seen & {t.lower() for t in EVERYDAY_PROBLEMS}
+
+
+@pytest.mark.parametrize(("text", "intent"), list(EVERYDAY_PROBLEMS.items()))
+def test_everyday_problem_messages_after_spelling_get_the_right_intent(
+    data: TrainingData, model: LocalIntentClassifier, text: str, intent: str | None
+) -> None:
+    speller = SpellingCorrector(domain_vocabulary((), (), data.intents))
+    corrected = speller.correct_text(text).text
+    assert model.classify_text(corrected).intent == intent, (text, corrected)
 
 
 @pytest.mark.parametrize("text", OFF_TOPIC)
