@@ -126,14 +126,14 @@ class _Api:
         return b"".join(chunks)
 
     def _text(self, body: dict[str, Any]) -> str:
-        text = _string_field(body, "text")
+        text = clean_text(_string_field(body, "text"))
         limit = self._limits.max_text_chars
         if len(text) > limit:
             raise ApiError(
                 413, "text_too_long", f"text must be at most {limit} characters.", "text"
             )
         # Empty text goes on to the engine, which answers it with a friendly prompt.
-        return clean_text(text)
+        return text
 
 
 def _string_field(body: dict[str, Any], name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides)
 
 
-def serve_banner(url: str, api_token_set: bool) -> str:
+def serve_banner(url: str, api_token_set: bool, chat_command: str = "shopbot chat") -> str:
     """What ``shopbot serve`` prints: where it listens and what to try first."""
     auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
 
@@ -84,7 +85,7 @@ def serve_banner(url: str, api_token_set: bool) -> str:
             curl(_SEED_QUESTION),
             curl(_SEED_EMAIL),
             "",
-            "Or chat in the terminal:  shopbot chat",
+            f"Or chat in the terminal:  {chat_command}",
             f"Health: {url}/healthz   Metrics: {url}/metrics",
         ]
     )
@@ -126,7 +127,11 @@ async def _listen_until_signalled(app: web.Application, settings: Settings) -> N
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         port = runner.addresses[0][1]
-        print(serve_banner(_url(settings.server.host, port), bool(settings.secrets.api_token)))
+        chat_command = "shopbot chat"
+        if settings.data_dir != Path("var"):  # the chat must open the same databases
+            chat_command += f" --data-dir {shlex.quote(str(settings.data_dir))}"
+        url = _url(settings.server.host, port)
+        print(serve_banner(url, bool(settings.secrets.api_token), chat_command))
         sys.stdout.flush()
         await _until_signalled()
     finally:

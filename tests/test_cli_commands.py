@@ -167,7 +167,8 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(data_dir: Path) -> No
         match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
         base = match.group(1)
-        assert "shopbot chat" in banner and "Where is my order #12345?" in banner
+        assert f"shopbot chat --data-dir {data_dir}" in banner  # the same databases as serve
+        assert "Where is my order #12345?" in banner
         async with aiohttp.ClientSession() as client:
             async with client.get(base + "/healthz") as response:
                 assert response.status == 200

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, bindparam, event, func, insert, make_url, select
+from sqlalchemy import URL, bindparam, event, func, insert, inspect, make_url, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -238,6 +238,16 @@ def _create_engine(url: str, echo: bool, connect_args: Mapping[str, Any]) -> Asy
     return engine
 
 
+def _missing_columns(conn: Any) -> list[str]:
+    """Columns this version needs that existing tables lack (create_all adds tables only)."""
+    inspector = inspect(conn)
+    missing: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
+    return missing
+
+
 class SQLConversationStore:
     """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
 
@@ -266,9 +276,16 @@ class SQLConversationStore:
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
+                missing = await conn.run_sync(_missing_columns)
         except _FAILURES as exc:
             await engine.dispose()
             raise _storage_error(exc, "create the conversation tables") from exc
+        if missing:
+            await engine.dispose()
+            raise StorageError(
+                "the conversation database was created by an older shopbot and lacks "
+                f"{', '.join(missing)}; move it aside (or migrate it) and start again"
+            )
         self._engine = engine
         self._committer = GroupCommitter(engine, failure=_storage_error, failures=_FAILURES)
 

@@ -155,6 +155,11 @@ async def test_control_characters_are_stripped(api: Api) -> None:
     assert body["nlu"]["attributes"]["order_number"] == "12345"
 
 
+async def test_the_length_limit_counts_the_text_after_cleaning(api: Api) -> None:
+    body = await api.say("padded", "where is my order " + "\x00" * 50 + "x" * 1970)
+    assert body["replies"]  # 1,988 characters once the control characters are gone
+
+
 async def test_parse_returns_ranking_and_corrections(api: Api) -> None:
     status, body = await api.post("/api/v1/parse", json={"text": "Where is my ordre #12345?"})
     assert status == 200

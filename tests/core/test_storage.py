@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -279,3 +280,12 @@ async def test_verification_failures_are_counted_per_order_across_conversations(
     assert await store.count_verification_failures("1003", start) == 3
     assert await store.count_verification_failures("1003", start + timedelta(minutes=1)) == 2
     assert await store.count_verification_failures("1005", start) == 0
+
+
+async def test_a_database_from_an_older_version_is_refused_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE conversations (conversation_id TEXT PRIMARY KEY, channel TEXT)")
+    store = SQLConversationStore(f"sqlite+aiosqlite:///{path}")
+    with pytest.raises(StorageError, match=r"older shopbot.*conversations\.user_id"):
+        await store.start()
