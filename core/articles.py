@@ -55,6 +55,19 @@ _PARAPHRASES: dict[str, tuple[str, ...]] = {
     "audio": ("sound",),
 }
 _PARAPHRASE_WEIGHT = 0.5
+# Words any complaint may contain: they rank articles but are no evidence that one fits, so
+# "something is wrong with my device" gets a question back rather than a random article.
+_GENERIC = frozenset(
+    """wrong problem problems issue issues device devices thing things something anything
+    work works working worked look looks good bad high low new old fix broken help properly
+    right left time times""".split()
+)
+# The things a shop's articles are about: naming one is no evidence of which problem it has,
+# and an article that never mentions the thing the customer named is about something else.
+_SUBJECTS = frozenset(
+    """speaker speakers headphone headphones earbud earbuds watch watches tracker trackers
+    phone phones laptop stand backpack app account""".split()
+)
 
 
 def _stem(word: str) -> str:
@@ -95,8 +108,13 @@ _STEMMED_PARAPHRASES = {
 }
 
 
+_GENERIC_STEMS = frozenset(_stem(word) for word in _GENERIC)
+_SUBJECT_STEMS = frozenset(_stem(word) for word in _SUBJECTS)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scored:
+    doc: int
     article: HelpArticle
     relevance: float
     score: float
@@ -124,6 +142,10 @@ class ArticleIndex:
         self._product_boost = product_boost
         self._other_product_factor = other_product_factor
         weights = [_term_weights(article) for article in self._articles]
+        self._doc_terms = [frozenset(w) for w in weights]
+        self._strong = [
+            frozenset(tokenize(f"{a.title} {' '.join(a.keywords)}")) for a in self._articles
+        ]
         lengths = [sum(w.values()) for w in weights]
         average = (sum(lengths) / len(lengths)) if lengths else 0.0
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -140,10 +162,21 @@ class ArticleIndex:
 
     async def best(self, query: str, product_sku: str | None = None) -> HelpArticle | None:
         """The most relevant article for ``query``, or ``None`` when nothing is relevant enough."""
+        own = set(_query_terms(query))
         for scored in self._scored(query, product_sku):
-            if scored.relevance >= self._min_score:
+            if scored.relevance >= self._min_score and self._has_evidence(scored.doc, own):
                 return scored.article
         return None
+
+    def _has_evidence(self, doc: int, own: set[str]) -> bool:
+        """Whether the customer's words (or their paraphrases) really point at article ``doc``:
+        two distinct specific words it contains, or one in its title or keywords; and no named
+        thing (speaker, watch) that the article never mentions."""
+        terms = self._doc_terms[doc]
+        if own & _SUBJECT_STEMS - terms:
+            return False
+        specific = own & terms - _GENERIC_STEMS - _SUBJECT_STEMS
+        return len(specific) >= 2 or bool(specific & self._strong[doc])
 
     def rank(self, query: str, product_sku: str | None = None) -> list[tuple[HelpArticle, float]]:
         """Every article sharing a word with ``query``, best first, with its (boosted) score."""
@@ -158,7 +191,7 @@ class ArticleIndex:
             for doc, factor in self._postings[term]:
                 relevance[doc] += weight * idf * factor
         scored = [
-            _Scored(self._articles[doc], value, value * self._factor(doc, product_sku))
+            _Scored(doc, self._articles[doc], value, value * self._factor(doc, product_sku))
             for doc, value in relevance.items()
         ]
         scored.sort(key=lambda s: (-s.score, s.article.id))
