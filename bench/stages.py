@@ -90,21 +90,23 @@ async def _crm(runtime: Runtime, facts: ShopFacts, rounds: int) -> list[Timing]:
 
 
 async def _storage(runtime: Runtime, users: Sequence[str]) -> Timing:
-    """One turn's storage work: load + save the session and log the two directions."""
+    """One turn's storage work as the engine does it: load the session (a cache miss), then
+    save it and log both directions in one atomic write.
+    """
     store = runtime.store
 
     async def one_turn(user_id: str) -> None:
         session = await store.load_session("bench", user_id)
-        saved = await store.save_session(replace(session, intent="order_status"))
         common: dict[str, Any] = {
-            "conversation_id": saved.conversation_id,
+            "conversation_id": session.conversation_id,
             "channel": "bench",
             "user_id": user_id,
         }
-        await store.log_turn(TurnRecord(**common, direction="in", text="where is my order"))
-        await store.log_turn(
-            TurnRecord(**common, direction="out", text="What's your order number?", latency_ms=1)
-        )
+        records = [
+            TurnRecord(**common, direction="in", text="where is my order"),
+            TurnRecord(**common, direction="out", text="What's your order number?", latency_ms=1),
+        ]
+        await store.commit_turn(replace(session, intent="order_status"), records)
 
     return await _timed("storage (turn)", users, one_turn)
 

@@ -136,8 +136,11 @@ class ArticleIndex:
         min_score: float = 1.5,
         product_boost: float = 1.5,
         other_product_factor: float = 0.7,
+        subjects: Iterable[str] = (),
     ) -> None:
         self._articles = tuple(articles)
+        # The shop's own kinds of thing (from its catalog) join the built-in ones.
+        self._subjects = _SUBJECT_STEMS | {_stem(w) for w in tokenize(" ".join(subjects))}
         self._min_score = min_score
         self._product_boost = product_boost
         self._other_product_factor = other_product_factor
@@ -173,9 +176,9 @@ class ArticleIndex:
         two distinct specific words it contains, or one in its title or keywords; and no named
         thing (speaker, watch) that the article never mentions."""
         terms = self._doc_terms[doc]
-        if own & _SUBJECT_STEMS - terms:
+        if own & self._subjects - terms:
             return False
-        specific = own & terms - _GENERIC_STEMS - _SUBJECT_STEMS
+        specific = own & terms - _GENERIC_STEMS - self._subjects
         return len(specific) >= 2 or bool(specific & self._strong[doc])
 
     def rank(self, query: str, product_sku: str | None = None) -> list[tuple[HelpArticle, float]]:

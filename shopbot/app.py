@@ -101,7 +101,8 @@ class Runtime:
         skills = Skills(
             shop=self.shop,
             verifier=verifier,
-            articles=ArticleIndex(articles),
+            # What a product is ("headphones", "lamp") names a thing, not a problem.
+            articles=ArticleIndex(articles, subjects=[p.name.split()[-1] for p in products]),
             responses=self.responses,
         )
         options = EngineOptions(

@@ -247,3 +247,17 @@ async def test_vague_or_unmatched_complaints_get_no_article(question: str) -> No
 async def test_one_specific_word_is_enough_evidence(question: str, expected: str) -> None:
     article = await ArticleIndex(DEMO_ARTICLES).best(question)
     assert article is not None and article.id == expected
+
+
+async def test_the_shops_own_product_kinds_are_things_not_problems() -> None:
+    coffee = HelpArticle(
+        id="coffee-noise",
+        title="Coffee maker makes a loud noise",
+        summary="A loud grinding noise usually means scale has built up.",
+        steps=("Unplug the coffee maker.", "Run a descaling cycle.", "Rinse twice."),
+        keywords=("noise", "loud", "grinding"),
+    )
+    question = "my kettle makes a loud noise"
+    assert await ArticleIndex([coffee]).best(question) is coffee
+    # A shop that sells kettles: the coffee-maker guide is not about the customer's kettle.
+    assert await ArticleIndex([coffee], subjects=["Kettle"]).best(question) is None
