@@ -62,6 +62,11 @@ Skill = Callable[[Request], Awaitable[Turn]]
 _REFERS_BACK = re.compile(r"\b(it|its|it's|this|that|this one|that one|them|they)\b", re.I)
 
 
+def _refers_back_to_order(request: Request) -> bool:
+    """ "Can I return it?" right after a verified order's answer is about that order."""
+    return request.session.verified_customer is not None and bool(_REFERS_BACK.search(request.text))
+
+
 def _product_in_context(request: Request) -> str | None:
     """The product from earlier in the conversation, when this message refers back to it."""
     session = request.session
@@ -156,7 +161,8 @@ class Skills:
         # A fresh return question is about an order only if it names one; an answer to the
         # bot's "which order?" / "which email?" continues the order's return question.
         about_order = request.found.order_number is not None or (
-            request.continued and session.slots.order_number is not None
+            session.slots.order_number is not None
+            and (request.continued or _refers_back_to_order(request))
         )
         if not about_order:
             policy = await self._shop.get_return_policy()

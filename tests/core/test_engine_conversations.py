@@ -404,3 +404,12 @@ async def test_an_empty_message_waits_for_input(runtime: Runtime) -> None:
     chat = Chat(runtime)
     await chat.say("   ")
     assert chat.last.state == "awaiting_input"
+
+
+async def test_follow_up_questions_use_what_was_just_discussed(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    assert "$199.00" in await chat.say("tell me about the nimbus smart watch")
+    assert "out of stock" in (await chat.say("is it in stock?")).lower()
+    await chat.say("where is order 1001")
+    assert "delivered" in (await chat.say("alice@example.com")).lower()
+    assert "can be returned" in await chat.say("can I return it?")
