@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +60,9 @@ class DemoShop:
 
     Seeded dates are relative to ``clock()`` at seeding time and stored as absolute timestamps,
     so they stay consistent across restarts. Products, the return policy and help articles are
-    cached in memory after ``start``; orders are read from the database on every call.
+    cached in memory after ``start``. Orders are read again whenever the database files change
+    (any writer, any process: their size or modification time moves), so an order edited in the
+    shop is seen at once, while an unchanged shop costs a ``stat`` instead of a query per lookup.
     Every database or file-system failure surfaces as ``CRMUnavailable``.
     """
 
@@ -69,6 +72,9 @@ class DemoShop:
         self._engine: AsyncEngine | None = None
         self._catalog: _Catalog | None = None
         self._seeded_at: datetime | None = None
+        # Orders as last read, and the database files' stamp they were read at (see get_order).
+        self._orders: dict[str, Order] = {}
+        self._orders_stamp: tuple[tuple[int, int], ...] | None = None
 
     @property
     def path(self) -> Path:
@@ -89,6 +95,7 @@ class DemoShop:
     async def stop(self) -> None:
         """Close the database connections; safe to call twice."""
         engine, self._engine = self._engine, None
+        self._orders, self._orders_stamp = {}, None
         if engine is not None:
             with _translated("close the database"):
                 await engine.dispose()
@@ -111,8 +118,12 @@ class DemoShop:
             return None
         engine = self._started_engine()
         with _translated("read an order"):
-            async with engine.connect() as conn:
-                return await _read_order(conn, bare)
+            stamp = _file_stamp(self._path)
+            if stamp != self._orders_stamp:
+                async with engine.connect() as conn:
+                    self._orders = await _read_orders(conn)
+                self._orders_stamp = stamp
+        return self._orders.get(bare)
 
     async def list_products(self) -> Sequence[Product]:
         """Every product, in catalog order."""
@@ -155,6 +166,7 @@ class DemoShop:
                 await write_demo_data(conn, seeded_at)
         async with engine.connect() as conn:
             self._catalog = await _read_catalog(conn)
+        self._orders_stamp = None  # read the orders afresh too
         self._seeded_at = seeded_at
 
     def _now(self) -> datetime:
@@ -198,27 +210,33 @@ async def _clear(conn: AsyncConnection) -> None:
         await conn.execute(table.delete())
 
 
-async def _read_order(conn: AsyncConnection, number: str) -> Order | None:
-    head_query = (
-        select(
-            orders,
-            customers.c.name.label("customer_name"),
-            customers.c.email.label("customer_email"),
-            customers.c.phone.label("customer_phone"),
-        )
-        .join(customers, orders.c.customer_id == customers.c.id)
-        .where(orders.c.number == number)
-    )
-    head = (await conn.execute(head_query)).mappings().first()
-    if head is None:
-        return None
-    items_query = (
-        select(order_items)
-        .where(order_items.c.order_number == number)
-        .order_by(order_items.c.position)
-    )
-    items = (await conn.execute(items_query)).mappings().all()
-    return _order(head, items)
+def _file_stamp(path: Path) -> tuple[tuple[int, int], ...]:
+    """Size and modification time of the database and its WAL/journal files (0s if absent)."""
+    stamps = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            info = os.stat(f"{path}{suffix}")
+        except FileNotFoundError:
+            stamps.append((0, 0))
+        else:
+            stamps.append((info.st_size, info.st_mtime_ns))
+    return tuple(stamps)
+
+
+async def _read_orders(conn: AsyncConnection) -> dict[str, Order]:
+    """Every order with its customer and items (the demo shop has a handful)."""
+    head_query = select(
+        orders,
+        customers.c.name.label("customer_name"),
+        customers.c.email.label("customer_email"),
+        customers.c.phone.label("customer_phone"),
+    ).join(customers, orders.c.customer_id == customers.c.id)
+    heads = (await conn.execute(head_query)).mappings().all()
+    items_query = select(order_items).order_by(order_items.c.order_number, order_items.c.position)
+    items: dict[str, list[RowMapping]] = {}
+    for row in (await conn.execute(items_query)).mappings().all():
+        items.setdefault(row["order_number"], []).append(row)
+    return {head["number"]: _order(head, items.get(head["number"], [])) for head in heads}
 
 
 def _order(head: RowMapping, items: Sequence[RowMapping]) -> Order:

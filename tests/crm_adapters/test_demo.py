@@ -159,11 +159,16 @@ async def test_unknown_orders_are_none(shop: DemoShop, reference: str) -> None:
     assert await shop.get_order("1001") is not None
 
 
-async def test_orders_are_read_from_the_database_on_every_call(
+async def test_an_order_changed_by_another_writer_is_seen_at_once(
     shop: DemoShop, db_path: Path
 ) -> None:
+    assert (await order(shop, "1002")).status is OrderStatus.SHIPPED  # read and remembered
     execute_sql(db_path, "UPDATE orders SET status = 'delivered' WHERE number = '1002'")
     assert (await order(shop, "1002")).status is OrderStatus.DELIVERED
+    execute_sql(db_path, "UPDATE orders SET status = 'shipped' WHERE number = '1002'")
+    assert (await order(shop, "1002")).status is OrderStatus.SHIPPED  # same size, new time
+    execute_sql(db_path, "UPDATE orders SET carrier = 'DHL' WHERE number = '1002'")
+    assert (await order(shop, "1002")).carrier == "DHL"
 
 
 async def test_the_catalog_has_the_fixed_products(shop: DemoShop) -> None:
