@@ -66,3 +66,23 @@ def test_a_file_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
     shop_file.write_text("server: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(shop_file, env={})
+
+
+def test_every_setting_is_documented_in_the_readme_and_the_defaults_file() -> None:
+    from config.settings import CONFIG_DIR, Settings
+
+    readme = (CONFIG_DIR.parent / "README.md").read_text(encoding="utf-8")
+    defaults = (CONFIG_DIR / "shopbot.yaml").read_text(encoding="utf-8")
+    for name, info in Settings.model_fields.items():
+        if name == "secrets":
+            continue
+        section = info.annotation
+        keys = (
+            [f"{name}.{key}" for key in section.model_fields]
+            if isinstance(section, type) and hasattr(section, "model_fields")
+            else [name]
+        )
+        for key in keys:
+            env = "SHOPBOT_" + key.replace(".", "_").upper()
+            assert f"| `{key}` | `{env}` |" in readme, f"{key} missing from the README's table"
+            assert f"{key.rsplit('.', 1)[-1]}:" in defaults, f"{key} missing from shopbot.yaml"
