@@ -38,17 +38,19 @@ def format_date(day: date) -> str:
     return f"{day:%A}, {day:%B} {day.day}, {day.year}"
 
 
-def _join(words: Sequence[str]) -> str:
+def _join(words: Sequence[str], conjunction: str = "and") -> str:
     if len(words) <= 1:
         return "".join(words)
-    return f"{', '.join(words[:-1])} and {words[-1]}"
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
 def _items(order: Order) -> str:
     return _join([f"{item.quantity} × {item.name}" for item in order.items])
 
 
-def _within(days: int) -> str:
+def _within(days: int, due: date | None = None) -> str:
+    if days < 0 and due is not None:
+        return f"as soon as possible: it was due to ship on {format_date(due)} and is running late"
     if days <= 0:
         return "today"
     return "within 1 day" if days == 1 else f"within {days} days"
@@ -58,7 +60,9 @@ def _arrival(eta: date | None, today: date) -> str:
     if eta is None:
         return "soon"
     days = (eta - today).days
-    if days <= 0:
+    if days < 0:
+        return f"soon (it was expected on {format_date(eta)}, so it is running late)"
+    if days == 0:
         return "today"
     if days == 1:
         return f"tomorrow ({format_date(eta)})"
@@ -94,7 +98,7 @@ def describe_order(order: Order, today: date, responses: Responses) -> str:
         )
     ship_by = order.expected_ship_by
     days = (ship_by - today).days if ship_by else 2
-    return responses.render("order_processing", ship_window=_within(days), **common)
+    return responses.render("order_processing", ship_window=_within(days, ship_by), **common)
 
 
 def _availability(product: Product, responses: Responses) -> str:
@@ -131,7 +135,7 @@ def describe_policy(policy: ReturnPolicy, responses: Responses) -> str:
         "return_policy",
         window_days=policy.window_days,
         conditions=_join(list(policy.conditions)),
-        free_return_reasons=_join(list(policy.free_return_reasons)),
+        free_return_reasons=_join(list(policy.free_return_reasons), "or"),
         return_fee=format_money(policy.return_fee, policy.currency),
         refund_time=policy.refund_time,
         exclusions=_join(list(policy.exclusions)).capitalize() or "Some items",

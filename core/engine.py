@@ -146,7 +146,7 @@ class Engine:
         key = (message.channel, message.user_id)
         async with self._locks.hold(key):
             session = self._sessions.get(key) or await self._store.load_session(*key)
-            text = pick_option(self._clean(message.text), session.offered)
+            text = pick_option(self._clean(message.text), session.offered)  # "2": option 2
             understanding = await self._understand_safely(text)
             turn = await self._respond(session, message, text, understanding, started)
         self._observe(message, turn, understanding, time.perf_counter() - started)
@@ -186,7 +186,7 @@ class Engine:
         """
         key = (message.channel, message.user_id)
         for attempt in range(1, _SAVE_ATTEMPTS + 1):
-            turn = _remember_options(await self._turn(session, message, text, understanding))
+            turn = _settled(await self._turn(session, message, text, understanding))
             log = _TurnLog(self, message, text, understanding, started)
             try:
                 saved = await self._store.commit_turn(
@@ -269,6 +269,7 @@ class _TurnLog:
         started: float,
     ) -> None:
         self._private = engine._private
+        self._typed = engine._clean(message.text)
         self._redact = engine._options.redact_personal_data
         self._message = message
         self._text = text
@@ -286,7 +287,7 @@ class _TurnLog:
             channel=message.channel,
             user_id=message.user_id,
             direction="in",
-            text=self._private(self._text),
+            text=self._private(self._typed),  # as typed, even a bare "2"
             corrected_text=self._private(understanding.spelling.text),
             intent=understanding.classification.intent,
             confidence=understanding.classification.confidence,
@@ -324,6 +325,13 @@ class _TurnLog:
         ]
 
 
-def _remember_options(turn: Turn) -> Turn:
+def _settled(turn: Turn) -> Turn:
+    """The session as stored: the options just offered (so "2" can pick one), and no email or
+    phone number unless the bot is waiting to check them against an order.
+    """
+    session = turn.session
     offered = turn.replies[-1].quick_replies if turn.replies else ()
-    return replace(turn, session=replace(turn.session, offered=offered))
+    slots = session.slots
+    if session.awaiting not in ("email", "order_number"):
+        slots = replace(slots, email=None, phone=None)
+    return replace(turn, session=replace(session, offered=offered, slots=slots))

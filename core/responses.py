@@ -25,7 +25,7 @@ TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     "ask_order_number": frozenset(),
     "ask_email": frozenset({"order_number"}),
     "verification_failed": frozenset({"order_number"}),
-    "verification_locked": frozenset({"minutes"}),
+    "verification_locked": frozenset({"minutes", "order_number"}),
     "order_not_linked": frozenset({"order_number"}),
     "order_processing": frozenset({"order_number", "ship_window", "items"}),
     "order_shipped": frozenset(

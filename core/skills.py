@@ -68,9 +68,12 @@ def _refers_back_to_order(request: Request) -> bool:
 
 
 def _product_in_context(request: Request) -> str | None:
-    """The product from earlier in the conversation, when this message refers back to it."""
+    """The product from earlier in the conversation, when this message refers back to it.
+
+    An answer to "which product?" that names nothing we sell is not about the earlier product.
+    """
     session = request.session
-    if session.awaiting == "product" or _REFERS_BACK.search(request.text):
+    if session.awaiting != "product" and _REFERS_BACK.search(request.text):
         return session.slots.product
     return None
 
@@ -191,7 +194,8 @@ class Skills:
         article = await self._articles.best(request.text, sku)
         if article is not None:
             return self.answered(session, describe_article(article, self.responses))
-        if session.awaiting == "problem":
+        if session.awaiting == "problem" or request.found.product is not None:
+            # We know what it is about and have no guide for it: a person can help.
             return self.handoff(session, reason="no_article")
         return self.ask(session, "problem", "ask_problem")
 
@@ -224,4 +228,5 @@ class Skills:
             return self.answered(forget, text)
         seconds = result.retry_after.total_seconds() if result.retry_after else 0
         minutes = max(1, math.ceil(seconds / 60))
-        return self.answered(forget, self.responses.render("verification_locked", minutes=minutes))
+        text = self.responses.render("verification_locked", minutes=minutes, order_number=number)
+        return self.answered(forget, text)

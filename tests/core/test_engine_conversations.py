@@ -155,9 +155,9 @@ async def test_five_failures_lock_lookups_for_fifteen_minutes(
         await chat.say("where is order 1003")
         for attempt in range(4):
             assert "couldn't find" in (await chat.say(f"guess{attempt}@example.com")).lower()
-        assert "paused" in (await chat.say("guess5@example.com")).lower()
+        assert "can't look up order #1003" in await chat.say("guess5@example.com")
         locked = await chat.say("where is order 1003? my email is bob@example.com")
-        assert "Zephyr" not in locked and "paused" in locked
+        assert "Zephyr" not in locked and "can't look up order #1003" in locked
         clock.now += timedelta(minutes=16)
         await chat.say("where is order 1003")
         assert "Zephyr Laptop Stand" in await chat.say("bob@example.com")
@@ -342,7 +342,9 @@ async def test_new_conversations_do_not_reset_the_lockout_of_an_order(
         await chat.say("where is order 1003")
         assert "Zephyr" not in await chat.say(f"bob{guess}@example.net")
     owner = Chat(runtime, "fresh")
-    assert "paused" in await owner.say("where is order 1003? my email is bob@example.com")
+    assert "can't look up order #1003" in await owner.say(
+        "where is order 1003? my email is bob@example.com"
+    )
     clock.now += timedelta(minutes=16)
     await owner.say("where is order 1003")
     assert "Zephyr Laptop Stand" in await owner.say("bob@example.com")
@@ -413,3 +415,33 @@ async def test_follow_up_questions_use_what_was_just_discussed(runtime: Runtime)
     await chat.say("where is order 1001")
     assert "delivered" in (await chat.say("alice@example.com")).lower()
     assert "can be returned" in await chat.say("can I return it?")
+
+
+async def test_a_product_we_do_not_sell_is_not_answered_with_an_earlier_one(
+    runtime: Runtime,
+) -> None:
+    chat = Chat(runtime)
+    await chat.say("tell me about the nimbus smart watch")
+    await chat.say("what do you sell?")
+    answer = await chat.say("do you sell iphones?")
+    assert "Nimbus" not in answer.split("We have:")[0] and "$199.00" not in answer
+
+
+async def test_the_log_keeps_the_number_the_customer_typed(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("hmm")
+    await chat.say("2")
+    turns = await runtime.store.turns(chat.last.conversation_id)
+    picked = [t for t in turns if t.direction == "in"][-1]
+    assert picked.text == "2" and picked.corrected_text == "Product information"
+
+
+async def test_a_volunteered_email_or_phone_is_not_kept(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    answer = await chat.say(
+        "how much is the zephyr laptop stand? reach me at alice.m+shop@example.co.uk or "
+        "(555) 000 1111"
+    )
+    assert "$39.00" in answer
+    session = await runtime.store.load_session("test", chat.user)
+    assert session.slots.email is None and session.slots.phone is None

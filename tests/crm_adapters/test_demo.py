@@ -223,7 +223,7 @@ async def test_the_return_policy(shop: DemoShop) -> None:
     assert policy.return_fee == Decimal("5.95")
     assert any("unused" in c for c in policy.conditions)
     assert any("original packaging" in c for c in policy.conditions)
-    assert set(policy.free_return_reasons) == {"defective", "wrong item"}
+    assert set(policy.free_return_reasons) == {"defective", "the wrong item"}
     assert policy.refund_time == "5–7 business days"
     assert any("final-sale" in e for e in policy.exclusions)
 
