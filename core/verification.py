@@ -7,13 +7,14 @@ conversation is bound to that customer (by customer id: no email or phone is kep
 that customer's orders only, until the verification expires after a quiet spell.
 
 A wrong email and a non-existent order get the same answer, so the bot cannot be used to find
-out which order numbers exist. Failures lock lookups twice over: for the conversation, and for
-the order number across all conversations, so that a guesser gains nothing by starting new
-conversations.
+out which order numbers exist. Failures lock lookups for the conversation, and — across all
+conversations — for the order number and for the email tried, so that a guesser gains nothing
+by starting new conversations.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -46,11 +47,12 @@ class AccessResult:
 
 
 class FailureLedger(Protocol):
-    """Failed verifications per order number, shared by every conversation and worker."""
+    """Failed verifications per subject (an order number, a hashed email), shared by every
+    conversation and worker."""
 
-    async def record_verification_failure(self, order_number: str, at: datetime) -> None: ...
+    async def record_verification_failure(self, subject: str, at: datetime) -> None: ...
 
-    async def count_verification_failures(self, order_number: str, since: datetime) -> int: ...
+    async def count_verification_failures(self, subject: str, since: datetime) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ class Verifier:
         channel itself vouches for.
         """
         session = _expire(session, now, self._policy.verified_for)
-        if locked := await self._locked(session, number, now):
+        subjects = _subjects(number, email)
+        if locked := await self._locked(session, subjects, now):
             return locked
         bound = session.verified_customer is not None
         if not bound and identity is None and email is None:
@@ -96,23 +99,27 @@ class Verifier:
         if not bound and email is None:
             # The channel identity did not match; the email may still prove ownership.
             return AccessResult(Access.NEED_EMAIL, session)
-        return await self._fail(session, number, now, bound=bound)
+        return await self._fail(session, subjects, now, bound=bound)
 
-    async def _locked(self, session: Session, number: str, now: datetime) -> AccessResult | None:
+    async def _locked(
+        self, session: Session, subjects: tuple[str, ...], now: datetime
+    ) -> AccessResult | None:
         if session.locked_until is not None and session.locked_until > now:
             return AccessResult(Access.LOCKED, session, retry_after=session.locked_until - now)
         if session.verified_customer is not None:
             return None  # a verified customer only ever reads their own orders
         since = now - self._policy.lockout
-        failures = await self._ledger.count_verification_failures(number, since)
-        if failures >= self._policy.max_failures:
-            return AccessResult(Access.LOCKED, session, retry_after=self._policy.lockout)
+        for subject in subjects:
+            failures = await self._ledger.count_verification_failures(subject, since)
+            if failures >= self._policy.max_failures:
+                return AccessResult(Access.LOCKED, session, retry_after=self._policy.lockout)
         return None
 
     async def _fail(
-        self, session: Session, number: str, now: datetime, *, bound: bool
+        self, session: Session, subjects: tuple[str, ...], now: datetime, *, bound: bool
     ) -> AccessResult:
-        await self._ledger.record_verification_failure(number, now)
+        for subject in subjects:
+            await self._ledger.record_verification_failure(subject, now)
         failures = session.failed_verifications + 1
         if failures >= self._policy.max_failures:
             locked = replace(
@@ -121,6 +128,17 @@ class Verifier:
             return AccessResult(Access.LOCKED, locked, retry_after=self._policy.lockout)
         verdict = Access.NOT_LINKED if bound else Access.DENIED
         return AccessResult(verdict, replace(session, failed_verifications=failures))
+
+
+def _subjects(number: str, email: str | None) -> tuple[str, ...]:
+    """What failures are counted against: the order number, and the email tried with it (hashed:
+    the ledger needs to recognise it, not to read it), so that neither guessing emails for one
+    order nor guessing orders for one email gets past the limit by changing conversation.
+    """
+    if not email:
+        return (f"order:{number}",)
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:32]
+    return (f"order:{number}", f"email:{digest}")
 
 
 def _expire(session: Session, now: datetime, verified_for: timedelta) -> Session:

@@ -125,12 +125,13 @@ handoffs = Table(
 )
 
 
-# Failed order verifications, per order number across all conversations (the order-wide lockout).
+# Failed order verifications across all conversations, per subject ("order:1003", or
+# "email:<sha256 prefix>"): what the lockouts that new conversations cannot reset count.
 verification_failures = Table(
     "verification_failures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("order_number", String, nullable=False),
+    Column("subject", String, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_verification_failures_order_time", "order_number", "created_at"),
+    Index("ix_verification_failures_subject_time", "subject", "created_at"),
 )

@@ -365,20 +365,20 @@ class SQLConversationStore:
         except _FAILURES as exc:
             raise _storage_error(exc, action) from exc
 
-    async def record_verification_failure(self, order_number: str, at: datetime) -> None:
-        """Count a failed verification against ``order_number`` (for the order-wide lockout)."""
-        _require_storable("order_number", order_number)
-        values = {"order_number": order_number, "created_at": at}
+    async def record_verification_failure(self, subject: str, at: datetime) -> None:
+        """Count a failed verification against ``subject`` (an order number, a hashed email)."""
+        _require_storable("subject", subject)
+        values = {"subject": subject, "created_at": at}
         await self._insert(insert(verification_failures), values, "record a failed verification")
 
-    async def count_verification_failures(self, order_number: str, since: datetime) -> int:
-        """Failed verifications of ``order_number`` since ``since``, in every conversation."""
-        _require_storable("order_number", order_number)
+    async def count_verification_failures(self, subject: str, since: datetime) -> int:
+        """Failed verifications against ``subject`` since ``since``, in every conversation."""
+        _require_storable("subject", subject)
         query = (
             select(func.count())
             .select_from(verification_failures)
             .where(
-                verification_failures.c.order_number == order_number,
+                verification_failures.c.subject == subject,
                 verification_failures.c.created_at >= since,
             )
         )

@@ -445,3 +445,14 @@ async def test_a_volunteered_email_or_phone_is_not_kept(runtime: Runtime) -> Non
     assert "$39.00" in answer
     session = await runtime.store.load_session("test", chat.user)
     assert session.slots.email is None and session.slots.phone is None
+
+
+async def test_guessing_order_numbers_for_one_email_is_locked_across_conversations(
+    runtime: Runtime,
+) -> None:
+    for number in range(99990, 99995):  # a new conversation for every guess
+        chat = Chat(runtime, f"prober-{number}")
+        await chat.say(f"where is order {number}? my email is alice@example.com")
+    prober = Chat(runtime, "prober-last")
+    answer = await prober.say("where is order 1001? my email is alice@example.com")
+    assert "Aurora" not in answer and "can't look up" in answer

@@ -270,7 +270,7 @@ async def test_using_the_store_before_start_is_a_storage_error(tmp_path: Path) -
     await store.stop()  # harmless when never started
 
 
-async def test_verification_failures_are_counted_per_order_across_conversations(
+async def test_verification_failures_are_counted_per_subject_across_conversations(
     store: SQLConversationStore,
 ) -> None:
     start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
