@@ -66,7 +66,7 @@ class _Api:
     def __init__(self, engine: ChatEngine, limits: _Limits, api_token: str | None) -> None:
         self._engine = engine
         self._limits = limits
-        self._expected_auth = f"Bearer {api_token}".encode() if api_token else None
+        self._expected_token = api_token.encode() if api_token else None
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -88,11 +88,14 @@ class _Api:
         return web.json_response(_understanding_json(understanding))
 
     def _authorize(self, request: web.Request) -> None:
-        if self._expected_auth is None:
+        if self._expected_token is None:
             return
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        # Constant-time, so the token cannot be guessed byte by byte from response times.
-        if not hmac.compare_digest(given, self._expected_auth):
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        given = token.strip().encode("utf-8", "surrogateescape")
+        # The scheme name is case-insensitive (RFC 7235); the token is compared in constant
+        # time, so it cannot be guessed byte by byte from response times.
+        valid = hmac.compare_digest(given, self._expected_token)
+        if scheme.lower() != "bearer" or not valid:
             raise ApiError(401, "unauthorized", "Send the API token as 'Authorization: Bearer …'.")
 
     async def _read_object(self, request: web.Request) -> dict[str, Any]:

@@ -17,8 +17,9 @@ _SPACES = re.compile(r"[ \t]+")
 
 
 def clean_text(text: str) -> str:
-    """``text`` in NFC form without control characters, runs of spaces folded, ends trimmed."""
-    text = unicodedata.normalize("NFC", text)
+    """``text`` in NFKC form (full-width digits become ASCII digits) without control
+    characters, runs of spaces folded, ends trimmed."""
+    text = unicodedata.normalize("NFKC", text)
     text = _UNWANTED.sub("", text)
     return _SPACES.sub(" ", text).strip()
 

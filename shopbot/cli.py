@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -69,6 +71,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides)
 
 
+def _own_command() -> str:
+    """How the user can run this command again: ``shopbot`` when that is on PATH, else the path
+    it was started by (``.venv/bin/shopbot`` after ``make run``)."""
+    started = Path(sys.argv[0])
+    on_path = shutil.which("shopbot")
+    if started.name != "shopbot" or (on_path and Path(on_path).resolve() == started.resolve()):
+        return "shopbot"
+    return os.path.relpath(started)
+
+
 def serve_banner(url: str, api_token_set: bool, chat_command: str = "shopbot chat") -> str:
     """What ``shopbot serve`` prints: where it listens and what to try first."""
     auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
@@ -127,7 +139,7 @@ async def _listen_until_signalled(app: web.Application, settings: Settings) -> N
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         await site.start()
         port = runner.addresses[0][1]
-        chat_command = "shopbot chat"
+        chat_command = f"{_own_command()} chat"
         if settings.data_dir != Path("var"):  # the chat must open the same databases
             chat_command += f" --data-dir {shlex.quote(str(settings.data_dir))}"
         url = _url(settings.server.host, port)

@@ -196,14 +196,19 @@ async def test_token_required_when_configured(start_api: ApiFactory) -> None:
     api = await start_api({"SHOPBOT_API_TOKEN": TOKEN})
     message = {"user_id": "locked", "text": "hello"}
     for path, body in (("/api/v1/messages", message), ("/api/v1/parse", {"text": "hello"})):
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        refused = [{}] + [
+            {"Authorization": value}
+            for value in ("Bearer wrong", TOKEN, f"Basic {TOKEN}", f"Bearer {TOKEN}x")
+        ]
+        for headers in refused:
             async with api.client.post(api.base + path, json=body, headers=headers) as response:
                 assert response.status == 401
                 assert response.headers["WWW-Authenticate"] == "Bearer"
                 assert (await response.json())["error"]["code"] == "unauthorized"
-        good = {"Authorization": f"Bearer {TOKEN}"}
-        status, _ = await api.post(path, json=body, headers=good)
-        assert status == 200
+        for scheme in ("Bearer", "bearer", "BEARER"):  # the scheme is case-insensitive
+            good = {"Authorization": f"{scheme} {TOKEN}"}
+            status, _ = await api.post(path, json=body, headers=good)
+            assert status == 200
     async with api.client.get(api.base + "/healthz") as response:
         assert response.status == 200
     assert "shopbot_rejected_requests_total" in await api.metrics()

@@ -456,3 +456,9 @@ async def test_guessing_order_numbers_for_one_email_is_locked_across_conversatio
     prober = Chat(runtime, "prober-last")
     answer = await prober.say("where is order 1001? my email is alice@example.com")
     assert "Aurora" not in answer and "can't look up" in answer
+
+
+async def test_full_width_digits_are_read_as_an_order_number(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    await chat.say("where is order \uff11\uff10\uff10\uff13")  # full-width 1003
+    assert "Zephyr" in await chat.say("bob@example.com")
