@@ -1,11 +1,13 @@
-"""Masking of personal data (email addresses, phone numbers) before it is logged.
+"""Masking of personal data (email addresses, phone numbers, payment details) before logging.
 
 The masked forms, chosen so a support person can still tell which address or number was used
 without the log holding it:
 
 * an email address keeps the first character of its local part and its domain:
   ``alice.martin@example.com`` → ``a***@example.com``;
-* a phone number keeps its last two digits: ``+1 (555) 000-1111`` → ``[phone ending 11]``.
+* a phone number keeps its last two digits: ``+1 (555) 000-1111`` → ``[phone ending 11]``;
+* a payment card number (13-19 digits, passing the Luhn check) keeps its last four:
+  ``4111 1111 1111 1111`` → ``[card ending 1111]``; an IBAN becomes ``[iban]``.
 
 Order numbers (``#1001``, ``1001``, ``12345``) and tracking numbers (``1Z999AA10123456784``,
 digit-only ones of 12+ digits) are left intact: support needs them and they are not personal.
@@ -115,13 +117,41 @@ def _mask_email_match(match: re.Match[str]) -> str:
     return f"{match.group(1)[0]}{_EMAIL_MASK}@{match.group(2)}"
 
 
+# Payment card numbers as people write them: 13-19 digits in one run, or in groups of four
+# (Amex: 4-6-5) separated by a space or hyphen; masked only when the Luhn checksum holds, so
+# order and tracking numbers are left alone.
+_CARD_CANDIDATE = re.compile(
+    r"(?<![\w+-])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5})(?![\w-])"
+)
+# IBAN: country code, two check digits, 11-30 letters/digits, possibly in groups of four.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group())
+    return f"[card ending {digits[-4:]}]" if _luhn_valid(digits) else match.group()
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every email address and phone number masked (forms in the module doc).
+    """``text`` with every email address, phone number, payment card number (Luhn-valid) and
+    IBAN masked (forms in the module doc).
 
     Idempotent: redacting already redacted text changes nothing.
     """
     if "@" in text:
         text = _EMAIL.sub(_mask_email_match, text)
+    text = _CARD_CANDIDATE.sub(_mask_card, text)
+    text = _IBAN.sub("[iban]", text)
     return _PHONE_CANDIDATE.sub(_mask_candidate, text)
 
 

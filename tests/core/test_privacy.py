@@ -137,3 +137,28 @@ def test_mask_helpers_on_odd_values() -> None:
     assert mask_phone("7") == "[phone]"
     assert mask_phone("") == "[phone]"
     assert mask_phone("+44 7700 900123") == "[phone ending 23]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my card is 4111 1111 1111 1111 thanks", "my card is [card ending 1111] thanks"),
+        ("card 5500-0000-0000-0004", "card [card ending 0004]"),
+        ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [iban] please"),
+        ("pay to GB29NWBK60161331926819", "pay to [iban]"),
+    ],
+)
+def test_payment_details_are_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tracking 1Z999AA10123456784",
+        "order #12345 and 1003",
+        "parcel 4111111111111112 (not a valid card number)",
+    ],
+)
+def test_numbers_that_are_not_cards_stay(text: str) -> None:
+    assert redact_text(text) == text
