@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, bindparam, event, func, insert, inspect, make_url, select
+from sqlalchemy import URL, event, func, insert, inspect, make_url, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,14 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
+from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
 from core.storage.schema import (
-    conversations,
     handoffs,
     metadata,
     turns,
     verification_failures,
 )
-from core.storage.writer import GroupCommitter, TurnWrite
 from core.types import Attributes
 
 __all__ = ["SQLConversationStore"]
@@ -53,10 +52,6 @@ _SESSION_TEXT_FIELDS = (
 _SLOT_NAMES = frozenset(f.name for f in fields(Attributes))
 
 # Statements are built once: SQLAlchemy caches their compiled form, which keeps each call cheap.
-_SELECT_SESSION = select(conversations).where(
-    conversations.c.channel == bindparam("b_channel"),
-    conversations.c.user_id == bindparam("b_user_id"),
-)
 _INSERT_TURN = insert(turns)
 _INSERT_HANDOFF = insert(handoffs)
 
@@ -264,6 +259,7 @@ class SQLConversationStore:
         self._connect_args: dict[str, Any] = dict(connect_args or {})
         self._engine: AsyncEngine | None = None
         self._committer: GroupCommitter | None = None
+        self._loader: GroupLoader | None = None
 
     async def start(self) -> None:
         """Connect and create the tables that do not exist yet. Idempotent."""
@@ -288,11 +284,13 @@ class SQLConversationStore:
             )
         self._engine = engine
         self._committer = GroupCommitter(engine, failure=_storage_error, failures=_FAILURES)
+        self._loader = GroupLoader(engine, failure=_storage_error, failures=_FAILURES)
 
     async def stop(self) -> None:
         """Finish queued writes, close every pooled connection. Idempotent; restartable."""
         engine, self._engine = self._engine, None
         committer, self._committer = self._committer, None
+        self._loader = None
         if committer is not None:
             await committer.close()
         if engine is not None:
@@ -307,18 +305,15 @@ class SQLConversationStore:
         """The stored session of this channel user, or a fresh one (version 0, not stored)."""
         _require_storable("channel", channel)
         _require_storable("user_id", user_id)
-        engine = self._require_engine()
+        self._require_engine()
+        assert self._loader is not None  # set together with the engine
+        row = await self._loader.load((channel, user_id))
+        if row is None:
+            return Session(conversation_id=str(uuid.uuid4()), channel=channel, user_id=user_id)
         try:
-            async with engine.connect() as conn:
-                result = await conn.execute(
-                    _SELECT_SESSION, {"b_channel": channel, "b_user_id": user_id}
-                )
-                row = result.first()
-            if row is not None:
-                return _session_from_row(row)
+            return _session_from_row(row)
         except _FAILURES as exc:
             raise _storage_error(exc, "load a session") from exc
-        return Session(conversation_id=str(uuid.uuid4()), channel=channel, user_id=user_id)
 
     async def save_session(self, session: Session) -> Session:
         """Insert (version 0) or update the row if it still has ``session.version``.
@@ -336,7 +331,7 @@ class SQLConversationStore:
     ) -> Session:
         """Save ``session`` (as ``save_session``) and append its turn's log records, atomically.
 
-        Turns committed concurrently share one transaction (see ``core.storage.writer``); each
+        Turns committed concurrently share one transaction (see ``core.storage.batching``); each
         still gets its own verdict, and a turn that lost its version race writes no log rows.
         """
         write = TurnWrite(

@@ -1,4 +1,5 @@
-"""Group commit: the turns that finish while a write is in flight are written together.
+"""Group commit and group load: the turns that reach the database while it is busy share one
+transaction (writes) or one query (session reads).
 
 A turn's writes — its session (with the optimistic version check) and its log rows — are one
 atomic unit. Writing each unit in its own transaction costs a handful of statements and driver
@@ -21,8 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ConcurrentUpdate, StorageError
@@ -30,7 +32,7 @@ from core.session import Session
 from core.storage.schema import conversations, handoffs, turns
 from core.types import utcnow
 
-__all__ = ["GroupCommitter", "TurnWrite"]
+__all__ = ["GroupCommitter", "GroupLoader", "TurnWrite"]
 
 # One transaction never carries more than this many turns, to bound statement size.
 MAX_BATCH = 200
@@ -191,3 +193,62 @@ def _insert_if_absent(dialect: str) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(conversations).on_conflict_do_nothing()
     raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+
+
+SessionKey = tuple[str, str]
+
+
+class GroupLoader:
+    """Reads the sessions asked for while a read is in flight with ONE query.
+
+    The read side of group commit: under load, the first messages of many conversations arrive
+    together, and one ``SELECT ... WHERE (channel, user_id) IN (...)`` serves them all.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        failure: Callable[[BaseException, str], StorageError],
+        failures: tuple[type[BaseException], ...],
+    ) -> None:
+        self._engine = engine
+        self._failure = failure
+        self._failures = failures
+        self._queue: list[tuple[SessionKey, asyncio.Future[Row[Any] | None]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def load(self, key: SessionKey) -> Row[Any] | None:
+        """The stored row of the (channel, user_id) ``key``, or ``None``."""
+        done: asyncio.Future[Row[Any] | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, done))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._drain(), name="shopbot-store-reader")
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                rows = await self._read({key for key, _ in batch})
+            except BaseException as exc:
+                error = (
+                    self._failure(exc, "load a session")
+                    if isinstance(exc, self._failures)
+                    else StorageError(f"could not load a session: {type(exc).__name__}")
+                )
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for key, done in batch:
+                done.set_result(rows.get(key))
+
+    async def _read(self, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:
+        columns = tuple_(conversations.c.channel, conversations.c.user_id)
+        query = select(conversations).where(columns.in_(sorted(keys)))
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query)
+            return {(row.channel, row.user_id): row for row in result}
