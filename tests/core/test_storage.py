@@ -289,3 +289,19 @@ async def test_a_database_from_an_older_version_is_refused_at_start(tmp_path: Pa
     store = SQLConversationStore(f"sqlite+aiosqlite:///{path}")
     with pytest.raises(StorageError, match=r"older shopbot.*conversations\.user_id"):
         await store.start()
+
+
+async def test_concurrent_loads_each_get_their_own_session(store: SQLConversationStore) -> None:
+    stored = {}
+    for user in ("ann", "ben", "cat"):
+        session = await store.load_session("web", user)
+        stored[user] = await store.save_session(replace(session, intent=f"for-{user}"))
+    users = ["ann", "ben", "cat", "dan", "eve", "ann"]
+    loaded = await asyncio.gather(*(store.load_session("web", user) for user in users))
+    for user, session in zip(users, loaded, strict=True):
+        assert session.user_id == user
+        if user in stored:
+            assert session == stored[user]
+        else:
+            assert session.version == 0 and session.intent is None
+    assert len({s.conversation_id for s in loaded}) == 5  # "ann" twice: the same conversation
