@@ -124,13 +124,19 @@ class GroupCommitter:
     async def _write(self, batch: Sequence[TurnWrite]) -> set[str]:
         now = utcnow()
         async with self._engine.begin() as conn:
+            changed = 0
             new = [w for w in batch if w.session.version == 0]
             if new:
-                await conn.execute(self._insert_new, [_insert_values(w, now) for w in new])
+                rows = [_insert_values(w, now) for w in new]
+                changed += _rowcount(await conn.execute(self._insert_new, rows))
             old = [w for w in batch if w.session.version > 0]
             if old:
-                await conn.execute(_UPDATE_SESSION, [_update_values(w, now) for w in old])
-            stored = await _stored_tokens(conn, batch)
+                rows = [_update_values(w, now) for w in old]
+                changed += _rowcount(await conn.execute(_UPDATE_SESSION, rows))
+            if changed == len(batch):
+                stored = {w.token for w in batch}  # every row landed: no need to ask
+            else:  # someone lost a race (or the driver does not count): ask who won
+                stored = await _stored_tokens(conn, batch)
             won = [w for w in batch if w.token in stored]
             turn_rows = [row for w in won for row in w.turn_rows]
             if turn_rows:
@@ -139,6 +145,12 @@ class GroupCommitter:
             if handoff_rows:
                 await conn.execute(insert(handoffs), handoff_rows)
         return stored
+
+
+def _rowcount(result: Any) -> int:
+    """Rows a statement changed; -1 (never equal to a batch size) when the driver cannot say."""
+    count = result.rowcount
+    return count if isinstance(count, int) and count >= 0 else -(10**9)
 
 
 def _settle(queued: _Queued, stored: bool) -> None:
@@ -247,8 +259,14 @@ class GroupLoader:
                 done.set_result(rows.get(key))
 
     async def _read(self, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:
-        columns = tuple_(conversations.c.channel, conversations.c.user_id)
-        query = select(conversations).where(columns.in_(sorted(keys)))
+        if len(keys) == 1:  # the usual case at low load: the simplest, cached statement
+            ((channel, user_id),) = keys
+            query = select(conversations).where(
+                conversations.c.channel == channel, conversations.c.user_id == user_id
+            )
+        else:
+            columns = tuple_(conversations.c.channel, conversations.c.user_id)
+            query = select(conversations).where(columns.in_(sorted(keys)))
         async with self._engine.connect() as conn:
             result = await conn.execute(query)
             return {(row.channel, row.user_id): row for row in result}
