@@ -121,6 +121,28 @@ async def test_seed_example_over_http(api: Api) -> None:
     assert SEED_ANSWER in " ".join(reply["text"] for reply in second["replies"])
 
 
+async def test_typos_slot_filling_verification_clarify_and_handoff_over_http(api: Api) -> None:
+    def text(body: dict[str, Any]) -> str:
+        return " ".join(reply["text"] for reply in body["replies"])
+
+    asked = await api.say("bob-web", "wher is my pakage")
+    assert asked["state"] == "awaiting_input" and "package" in asked["nlu"]["corrected_text"]
+    assert "order number" in text(asked).lower()
+    assert "email" in text(await api.say("bob-web", "1003")).lower()
+    wrong = await api.say("bob-web", "mallory@example.com")
+    assert wrong["state"] == "awaiting_input" and "Zephyr" not in text(wrong)
+    answer = await api.say("bob-web", "bob@example.com")
+    assert answer["state"] == "answered" and "2 × Zephyr Laptop Stand" in text(answer)
+
+    first = await api.say("bob-web", "tell me a joke")
+    assert first["state"] == "clarifying" and first["replies"][-1]["quick_replies"]
+    assert (await api.say("bob-web", "qwpoeiru zxmcnv"))["state"] == "clarifying"
+    handed = await api.say("bob-web", "blorp blorp")
+    assert handed["state"] == "handoff" and "colleague" in text(handed)
+    back = await api.say("bob-web", "what is your return policy?")
+    assert back["state"] == "answered" and "30 days" in text(back)
+
+
 async def test_reply_shape(api: Api) -> None:
     body = await api.say("shape", "hello")
     assert set(body) == {"conversation_id", "replies", "state", "nlu"}
