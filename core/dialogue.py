@@ -5,6 +5,7 @@ Pure functions of the stored session and what the NLU stages found; no I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -27,6 +28,7 @@ class Step:
     session: Session
     intent: str | None = None
     continued: bool = False  # the message answered what the bot was waiting for
+    reason: str | None = None  # why, for a handoff
 
 
 # What a message that the classifier could not place most likely wants, by what it contains.
@@ -37,12 +39,19 @@ _INTENT_BY_ATTRIBUTE = (
 )
 
 
+# "No, still not working" after a help article: the article did not help.
+_NOT_HELPED = re.compile(
+    r"\b(no|nope|not|still|didn'?t|doesn'?t|did not|does not|won'?t|same)\b", re.IGNORECASE
+)
+
+
 def decide(
     session: Session,
     intent: str | None,
     found: Attributes,
     *,
     max_clarifications: int,
+    text: str = "",
 ) -> Step:
     """Choose the next move for a message classified as ``intent`` with attributes ``found``.
 
@@ -53,6 +62,11 @@ def decide(
     and after ``max_clarifications`` re-asks in a row the conversation is handed to a human.
     """
     session = replace(session, slots=session.slots.merged(found))
+    if session.awaiting == "feedback":
+        session = replace(session, awaiting=None)
+        if intent in (None, "tech_support") and _NOT_HELPED.search(text):
+            handed = replace(session, state=DialogueState.HANDOFF, clarify_count=0, intent=None)
+            return Step(Move.HANDOFF, handed, reason="article_did_not_help")
     if intent is not None:
         return Step(Move.RUN, replace(session, clarify_count=0), intent)
     if session.intent is not None and _continues(session, found):
@@ -71,7 +85,7 @@ def decide(
             intent=None,
             awaiting=None,
         )
-        return Step(Move.HANDOFF, handed_off)
+        return Step(Move.HANDOFF, handed_off, reason="not_understood")
     clarifying = replace(session, state=DialogueState.CLARIFYING, clarify_count=failures)
     return Step(Move.CLARIFY, clarifying)
 

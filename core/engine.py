@@ -216,13 +216,14 @@ class Engine:
             intent,
             understanding.attributes,
             max_clarifications=self._options.max_clarifications,
+            text=text,
         )
         if step.move is Move.CLARIFY:
             self._observer.count_fallback("clarify")
             template = "clarify" if step.session.clarify_count <= 1 else "clarify_again"
             return skills.with_topics(step.session, template, Outcome.CLARIFIED)
         if step.move is Move.HANDOFF:
-            return skills.handoff(step.session, reason="not_understood")
+            return skills.handoff(step.session, reason=step.reason or "not_understood")
         if step.move is Move.STILL_HANDED_OFF:
             return skills.say(step.session, "handoff_pending", Outcome.HANDOFF)
         request = Request(

@@ -193,7 +193,9 @@ class Skills:
         sku = request.found.product or session.slots.product
         article = await self._articles.best(request.text, sku)
         if article is not None:
-            return self.answered(session, describe_article(article, self.responses))
+            turn = self.answered(session, describe_article(article, self.responses))
+            # The article asks "did that solve it?": a "no" next hands over to a person.
+            return replace(turn, session=replace(turn.session, awaiting="feedback"))
         if session.awaiting == "problem" or request.found.product is not None:
             # We know what it is about and have no guide for it: a person can help.
             return self.handoff(session, reason="no_article")

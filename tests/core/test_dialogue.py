@@ -52,3 +52,12 @@ def test_an_order_number_product_or_problem_implies_the_question() -> None:
     ]:
         step = decide(FRESH, None, found, max_clarifications=2)
         assert (step.move, step.intent) == (Move.RUN, intent)
+
+
+def test_a_no_after_a_help_article_hands_off_and_anything_else_moves_on() -> None:
+    after_article = replace(FRESH, awaiting="feedback")
+    step = decide(after_article, None, Attributes(), max_clarifications=2, text="nope, same")
+    assert (step.move, step.reason) == (Move.HANDOFF, "article_did_not_help")
+    step = decide(after_article, "order_status", Attributes(), max_clarifications=2,
+                  text="where is my order, it's not here")  # fmt: skip
+    assert (step.move, step.intent, step.session.awaiting) == (Move.RUN, "order_status", None)

@@ -462,3 +462,15 @@ async def test_full_width_digits_are_read_as_an_order_number(runtime: Runtime) -
     chat = Chat(runtime)
     await chat.say("where is order \uff11\uff10\uff10\uff13")  # full-width 1003
     assert "Zephyr" in await chat.say("bob@example.com")
+
+
+async def test_an_article_that_did_not_help_goes_to_a_person(runtime: Runtime) -> None:
+    chat = Chat(runtime)
+    assert "1." in await chat.say("my aurora headphones won't pair with my phone")
+    await chat.say("no, still not working")
+    assert chat.last.state == "handoff"
+    handoffs = await runtime.store.handoffs(chat.last.conversation_id)
+    assert [h.reason for h in handoffs] == ["article_did_not_help"]
+    helped = Chat(runtime, "helped")
+    await helped.say("my aurora headphones won't pair with my phone")
+    assert "great day" in (await helped.say("thanks, that fixed it")).lower()
