@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from core.storage.store import SQLITE_BUSY_TIMEOUT_MS, SQLConversationStore
+from core.storage.runner import SQLITE_BUSY_TIMEOUT_MS
+from core.storage.store import SQLConversationStore
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SQLConversationStore"]

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ConcurrentUpdate, StorageError
 from core.session import Session
+from core.storage.runner import Runner
 from core.storage.schema import conversations, handoffs, turns
 from core.types import utcnow
 
@@ -69,17 +69,17 @@ class GroupCommitter:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        runner: Runner,
         *,
         failure: Callable[[BaseException, str], StorageError],
         failures: tuple[type[BaseException], ...],
     ) -> None:
-        self._engine = engine
+        self._runner = runner
         self._failure = failure
         self._failures = failures
         self._queue: list[_Queued] = []
         self._writer: asyncio.Task[None] | None = None
-        self._insert_new = _insert_if_absent(engine.dialect.name)
+        self._insert_new = _insert_if_absent(runner.dialect)
 
     async def submit(self, write: TurnWrite) -> Session:
         """Store ``write`` atomically; returns its session at version + 1.
@@ -102,7 +102,8 @@ class GroupCommitter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                stored = await self._write([queued.write for queued in batch])
+                writes = [queued.write for queued in batch]
+                stored = await self._runner.run(_write, writes, self._insert_new, utcnow())
             except BaseException as exc:
                 # Every waiter must hear about it, or its turn would hang forever.
                 for queued in batch:
@@ -121,30 +122,28 @@ class GroupCommitter:
         error.__cause__ = exc
         return error
 
-    async def _write(self, batch: Sequence[TurnWrite]) -> set[str]:
-        now = utcnow()
-        async with self._engine.begin() as conn:
-            changed = 0
-            new = [w for w in batch if w.session.version == 0]
-            if new:
-                rows = [_insert_values(w, now) for w in new]
-                changed += _rowcount(await conn.execute(self._insert_new, rows))
-            old = [w for w in batch if w.session.version > 0]
-            if old:
-                rows = [_update_values(w, now) for w in old]
-                changed += _rowcount(await conn.execute(_UPDATE_SESSION, rows))
-            if changed == len(batch):
-                stored = {w.token for w in batch}  # every row landed: no need to ask
-            else:  # someone lost a race (or the driver does not count): ask who won
-                stored = await _stored_tokens(conn, batch)
-            won = [w for w in batch if w.token in stored]
-            turn_rows = [row for w in won for row in w.turn_rows]
-            if turn_rows:
-                await conn.execute(insert(turns), turn_rows)
-            handoff_rows = [row for w in won for row in w.handoff_rows]
-            if handoff_rows:
-                await conn.execute(insert(handoffs), handoff_rows)
-        return stored
+
+def _write(conn: Connection, batch: Sequence[TurnWrite], insert_new: Any, now: Any) -> set[str]:
+    """Store a batch in the caller's transaction; returns the tokens of the writes that won."""
+    changed = 0
+    new = [w for w in batch if w.session.version == 0]
+    if new:
+        changed += _rowcount(conn.execute(insert_new, [_insert_values(w, now) for w in new]))
+    old = [w for w in batch if w.session.version > 0]
+    if old:
+        changed += _rowcount(conn.execute(_UPDATE_SESSION, [_update_values(w, now) for w in old]))
+    if changed == len(batch):
+        stored = {w.token for w in batch}  # every row landed: no need to ask
+    else:  # someone lost a race (or the driver does not count): ask who won
+        stored = _stored_tokens(conn, batch)
+    won = [w for w in batch if w.token in stored]
+    turn_rows = [row for w in won for row in w.turn_rows]
+    if turn_rows:
+        conn.execute(insert(turns), turn_rows)
+    handoff_rows = [row for w in won for row in w.handoff_rows]
+    if handoff_rows:
+        conn.execute(insert(handoffs), handoff_rows)
+    return stored
 
 
 def _rowcount(result: Any) -> int:
@@ -166,10 +165,10 @@ def _settle(queued: _Queued, stored: bool) -> None:
         )
 
 
-async def _stored_tokens(conn: AsyncConnection, batch: Sequence[TurnWrite]) -> set[str]:
+def _stored_tokens(conn: Connection, batch: Sequence[TurnWrite]) -> set[str]:
     ids = sorted({w.session.conversation_id for w in batch})
     query = select(conversations.c.write_id).where(conversations.c.conversation_id.in_(ids))
-    return {row.write_id for row in await conn.execute(query)}
+    return {row.write_id for row in conn.execute(query)}
 
 
 def _insert_values(write: TurnWrite, now: Any) -> dict[str, Any]:
@@ -219,12 +218,12 @@ class GroupLoader:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        runner: Runner,
         *,
         failure: Callable[[BaseException, str], StorageError],
         failures: tuple[type[BaseException], ...],
     ) -> None:
-        self._engine = engine
+        self._runner = runner
         self._failure = failure
         self._failures = failures
         self._queue: list[tuple[SessionKey, asyncio.Future[Row[Any] | None]]] = []
@@ -242,7 +241,7 @@ class GroupLoader:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                rows = await self._read({key for key, _ in batch})
+                rows = await self._runner.run(_read_sessions, {key for key, _ in batch})
             except BaseException as exc:
                 error = (
                     self._failure(exc, "load a session")
@@ -258,15 +257,14 @@ class GroupLoader:
             for key, done in batch:
                 done.set_result(rows.get(key))
 
-    async def _read(self, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:
-        if len(keys) == 1:  # the usual case at low load: the simplest, cached statement
-            ((channel, user_id),) = keys
-            query = select(conversations).where(
-                conversations.c.channel == channel, conversations.c.user_id == user_id
-            )
-        else:
-            columns = tuple_(conversations.c.channel, conversations.c.user_id)
-            query = select(conversations).where(columns.in_(sorted(keys)))
-        async with self._engine.connect() as conn:
-            result = await conn.execute(query)
-            return {(row.channel, row.user_id): row for row in result}
+
+def _read_sessions(conn: Connection, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:
+    if len(keys) == 1:  # the usual case at low load: the simplest, cached statement
+        ((channel, user_id),) = keys
+        query = select(conversations).where(
+            conversations.c.channel == channel, conversations.c.user_id == user_id
+        )
+    else:
+        columns = tuple_(conversations.c.channel, conversations.c.user_id)
+        query = select(conversations).where(columns.in_(sorted(keys)))
+    return {(row.channel, row.user_id): row for row in conn.execute(query)}

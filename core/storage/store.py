@@ -11,18 +11,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, event, func, insert, inspect, make_url, select
+from sqlalchemy import Connection, func, insert, inspect, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
 from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
+from core.storage.runner import Runner, open_runner
 from core.storage.schema import (
     handoffs,
     metadata,
@@ -33,13 +32,12 @@ from core.types import Attributes
 
 __all__ = ["SQLConversationStore"]
 
-# How long a SQLite writer waits for another writer's lock before failing.
-SQLITE_BUSY_TIMEOUT_MS = 5000
 
 # What a database call can raise that is the database's fault rather than a bug of ours: driver
 # and SQLAlchemy errors, sockets and files (OSError includes timeouts), text the driver cannot
-# encode, and values read back that do not convert (a hand-edited row).
-_FAILURES = (SQLAlchemyError, OSError, UnicodeError, ValueError)
+# encode, values read back that do not convert (a hand-edited row), and a URL naming a driver
+# that is not installed.
+_FAILURES = (SQLAlchemyError, OSError, UnicodeError, ValueError, ImportError)
 
 _SESSION_TEXT_FIELDS = (
     "conversation_id",
@@ -198,42 +196,21 @@ def _handoff_from_row(row: Row[Any]) -> HandoffRecord:
     )
 
 
-def _prepare_sqlite_file(url: URL) -> None:
-    """Create the directory of a SQLite database file (the data dir may not exist yet)."""
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+def _execute(conn: Connection, statement: Any, values: dict[str, Any]) -> None:
+    conn.execute(statement, values)
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the turn log be read while a turn writes; NORMAL sync is durable across
-    # application crashes (not power loss) and makes each commit far cheaper.
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()
+def _fetch_all(conn: Connection, query: Any) -> Sequence[Row[Any]]:
+    return conn.execute(query).all()
 
 
-def _create_engine(url: str, echo: bool, connect_args: Mapping[str, Any]) -> AsyncEngine:
-    parsed = make_url(url)
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    if is_sqlite:
-        _prepare_sqlite_file(parsed)
-    # Every checkout here ends in commit or rollback through the Connection, so the pool's own
-    # rollback-on-return is a redundant round trip to aiosqlite's thread (~8% of a turn's
-    # storage time). asyncpg skips that rollback itself when no transaction is open.
-    extra: dict[str, Any] = {"pool_reset_on_return": None} if is_sqlite else {}
-    engine = create_async_engine(parsed, echo=echo, connect_args=dict(connect_args), **extra)
-    if is_sqlite:
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-    return engine
+def _create_tables(conn: Connection) -> list[str]:
+    """Create the missing tables; returns the columns existing tables lack (see below)."""
+    metadata.create_all(conn)
+    return _missing_columns(conn)
 
 
-def _missing_columns(conn: Any) -> list[str]:
+def _missing_columns(conn: Connection) -> list[str]:
     """Columns this version needs that existing tables lack (create_all adds tables only)."""
     inspector = inspect(conn)
     missing: list[str] = []
@@ -257,55 +234,53 @@ class SQLConversationStore:
         self._url = url
         self._echo = echo
         self._connect_args: dict[str, Any] = dict(connect_args or {})
-        self._engine: AsyncEngine | None = None
+        self._runner: Runner | None = None
         self._committer: GroupCommitter | None = None
         self._loader: GroupLoader | None = None
 
     async def start(self) -> None:
         """Connect and create the tables that do not exist yet. Idempotent."""
-        if self._engine is not None:
+        if self._runner is not None:
             return
         try:
-            engine = _create_engine(self._url, self._echo, self._connect_args)
+            runner = open_runner(self._url, echo=self._echo, connect_args=self._connect_args)
         except _FAILURES as exc:
             raise _storage_error(exc, "open the conversation database") from exc
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-                missing = await conn.run_sync(_missing_columns)
+            missing = await runner.run(_create_tables)
         except _FAILURES as exc:
-            await engine.dispose()
+            await runner.close()
             raise _storage_error(exc, "create the conversation tables") from exc
         if missing:
-            await engine.dispose()
+            await runner.close()
             raise StorageError(
                 "the conversation database was created by an older shopbot and lacks "
                 f"{', '.join(missing)}; move it aside (or migrate it) and start again"
             )
-        self._engine = engine
-        self._committer = GroupCommitter(engine, failure=_storage_error, failures=_FAILURES)
-        self._loader = GroupLoader(engine, failure=_storage_error, failures=_FAILURES)
+        self._runner = runner
+        self._committer = GroupCommitter(runner, failure=_storage_error, failures=_FAILURES)
+        self._loader = GroupLoader(runner, failure=_storage_error, failures=_FAILURES)
 
     async def stop(self) -> None:
         """Finish queued writes, close every pooled connection. Idempotent; restartable."""
-        engine, self._engine = self._engine, None
+        runner, self._runner = self._runner, None
         committer, self._committer = self._committer, None
         self._loader = None
         if committer is not None:
             await committer.close()
-        if engine is not None:
-            await engine.dispose()
+        if runner is not None:
+            await runner.close()
 
-    def _require_engine(self) -> AsyncEngine:
-        if self._engine is None:
+    def _require_runner(self) -> Runner:
+        if self._runner is None:
             raise StorageError("the conversation store is not started; call start() first")
-        return self._engine
+        return self._runner
 
     async def load_session(self, channel: str, user_id: str) -> Session:
         """The stored session of this channel user, or a fresh one (version 0, not stored)."""
         _require_storable("channel", channel)
         _require_storable("user_id", user_id)
-        self._require_engine()
+        self._require_runner()
         assert self._loader is not None  # set together with the engine
         row = await self._loader.load((channel, user_id))
         if row is None:
@@ -340,7 +315,7 @@ class SQLConversationStore:
             turn_rows=[_turn_values(record) for record in records],
             handoff_rows=[_handoff_values(record) for record in handoff_records],
         )
-        self._require_engine()
+        self._require_runner()
         assert self._committer is not None  # set together with the engine
         return await self._committer.submit(write)
 
@@ -353,10 +328,9 @@ class SQLConversationStore:
         await self._insert(_INSERT_HANDOFF, _handoff_values(record), "record a handoff")
 
     async def _insert(self, statement: Any, values: dict[str, Any], action: str) -> None:
-        engine = self._require_engine()
+        runner = self._require_runner()
         try:
-            async with engine.begin() as conn:
-                await conn.execute(statement, values)
+            await runner.run(_execute, statement, values)
         except _FAILURES as exc:
             raise _storage_error(exc, action) from exc
 
@@ -400,9 +374,8 @@ class SQLConversationStore:
         return int(rows[0][0])
 
     async def _fetch(self, query: Any, action: str) -> Sequence[Row[Any]]:
-        engine = self._require_engine()
+        runner = self._require_runner()
         try:
-            async with engine.connect() as conn:
-                return (await conn.execute(query)).all()
+            return await runner.run(_fetch_all, query)
         except _FAILURES as exc:
             raise _storage_error(exc, action) from exc

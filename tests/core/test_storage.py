@@ -250,8 +250,8 @@ async def test_sqlite_creates_the_data_directory_and_uses_wal(tmp_path: Path) ->
     "url",
     [
         "not a url",
-        "sqlite:///sync-driver.sqlite3",
         "nosuchdb+driver://host/db",
+        "postgresql+psycopg2://postgres@127.0.0.1/test",  # not an async driver
         "postgresql+asyncpg://postgres@127.0.0.1:1/test",
         "sqlite+aiosqlite:////proc/no/such/dir/shopbot.sqlite3",
     ],
