@@ -15,6 +15,7 @@ by starting new conversations.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,9 +51,15 @@ class FailureLedger(Protocol):
     """Failed verifications per subject (an order number, a hashed email), shared by every
     conversation and worker."""
 
-    async def record_verification_failure(self, subject: str, at: datetime) -> None: ...
+    async def record_verification_failure(self, subjects: Sequence[str], at: datetime) -> None:
+        """Count one failed verification against each of ``subjects``."""
+        ...
 
-    async def count_verification_failures(self, subject: str, since: datetime) -> int: ...
+    async def count_verification_failures(
+        self, subjects: Sequence[str], since: datetime
+    ) -> Mapping[str, int]:
+        """The failures since ``since`` per subject (subjects without any may be left out)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +94,12 @@ class Verifier:
         channel itself vouches for.
         """
         session = _expire(session, now, self._policy.verified_for)
+        bound = session.verified_customer is not None
+        if not bound and identity is None and email is None and not _locked_here(session, now):
+            return AccessResult(Access.NEED_EMAIL, session)  # nothing to check yet
         subjects = _subjects(number, email)
         if locked := await self._locked(session, subjects, now):
             return locked
-        bound = session.verified_customer is not None
-        if not bound and identity is None and email is None:
-            return AccessResult(Access.NEED_EMAIL, session)
         order = await self._shop.get_order(number)
         if order is not None and _owned_by(order, session, email, identity):
             return AccessResult(Access.GRANTED, _bind(session, order, now), order)
@@ -104,22 +111,21 @@ class Verifier:
     async def _locked(
         self, session: Session, subjects: tuple[str, ...], now: datetime
     ) -> AccessResult | None:
-        if session.locked_until is not None and session.locked_until > now:
+        if _locked_here(session, now):
+            assert session.locked_until is not None
             return AccessResult(Access.LOCKED, session, retry_after=session.locked_until - now)
         if session.verified_customer is not None:
             return None  # a verified customer only ever reads their own orders
         since = now - self._policy.lockout
-        for subject in subjects:
-            failures = await self._ledger.count_verification_failures(subject, since)
-            if failures >= self._policy.max_failures:
-                return AccessResult(Access.LOCKED, session, retry_after=self._policy.lockout)
+        failures = await self._ledger.count_verification_failures(subjects, since)
+        if max(failures.values(), default=0) >= self._policy.max_failures:
+            return AccessResult(Access.LOCKED, session, retry_after=self._policy.lockout)
         return None
 
     async def _fail(
         self, session: Session, subjects: tuple[str, ...], now: datetime, *, bound: bool
     ) -> AccessResult:
-        for subject in subjects:
-            await self._ledger.record_verification_failure(subject, now)
+        await self._ledger.record_verification_failure(subjects, now)
         failures = session.failed_verifications + 1
         if failures >= self._policy.max_failures:
             locked = replace(
@@ -128,6 +134,10 @@ class Verifier:
             return AccessResult(Access.LOCKED, locked, retry_after=self._policy.lockout)
         verdict = Access.NOT_LINKED if bound else Access.DENIED
         return AccessResult(verdict, replace(session, failed_verifications=failures))
+
+
+def _locked_here(session: Session, now: datetime) -> bool:
+    return session.locked_until is not None and session.locked_until > now
 
 
 def _subjects(number: str, email: str | None) -> tuple[str, ...]:

@@ -196,7 +196,7 @@ def _handoff_from_row(row: Row[Any]) -> HandoffRecord:
     )
 
 
-def _execute(conn: Connection, statement: Any, values: dict[str, Any]) -> None:
+def _execute(conn: Connection, statement: Any, values: Any) -> None:
     conn.execute(statement, values)
 
 
@@ -334,25 +334,31 @@ class SQLConversationStore:
         except _FAILURES as exc:
             raise _storage_error(exc, action) from exc
 
-    async def record_verification_failure(self, subject: str, at: datetime) -> None:
-        """Count a failed verification against ``subject`` (an order number, a hashed email)."""
-        _require_storable("subject", subject)
-        values = {"subject": subject, "created_at": at}
-        await self._insert(insert(verification_failures), values, "record a failed verification")
+    async def record_verification_failure(self, subjects: Sequence[str], at: datetime) -> None:
+        """Count a failed verification against each subject (an order number, a hashed email)."""
+        for subject in subjects:
+            _require_storable("subject", subject)
+        rows = [{"subject": subject, "created_at": at} for subject in subjects]
+        runner = self._require_runner()
+        try:
+            await runner.run(_execute, insert(verification_failures), rows)
+        except _FAILURES as exc:
+            raise _storage_error(exc, "record a failed verification") from exc
 
-    async def count_verification_failures(self, subject: str, since: datetime) -> int:
-        """Failed verifications against ``subject`` since ``since``, in every conversation."""
-        _require_storable("subject", subject)
+    async def count_verification_failures(
+        self, subjects: Sequence[str], since: datetime
+    ) -> dict[str, int]:
+        """Failed verifications per subject since ``since``, in every conversation."""
+        for subject in subjects:
+            _require_storable("subject", subject)
+        column = verification_failures.c.subject
         query = (
-            select(func.count())
-            .select_from(verification_failures)
-            .where(
-                verification_failures.c.subject == subject,
-                verification_failures.c.created_at >= since,
-            )
+            select(column, func.count().label("failures"))
+            .where(column.in_(list(subjects)), verification_failures.c.created_at >= since)
+            .group_by(column)
         )
         rows = await self._fetch(query, "count failed verifications")
-        return int(rows[0][0])
+        return {str(row.subject): int(row.failures) for row in rows}
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
         """The logged messages of one conversation, oldest first."""

@@ -275,11 +275,15 @@ async def test_verification_failures_are_counted_per_subject_across_conversation
 ) -> None:
     start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     for minute in range(3):
-        await store.record_verification_failure("1003", start + timedelta(minutes=minute))
-    await store.record_verification_failure("1004", start)
-    assert await store.count_verification_failures("1003", start) == 3
-    assert await store.count_verification_failures("1003", start + timedelta(minutes=1)) == 2
-    assert await store.count_verification_failures("1005", start) == 0
+        await store.record_verification_failure(
+            ["order:1003", "email:ab12"], start + timedelta(minutes=minute)
+        )
+    await store.record_verification_failure(["order:1004"], start)
+    counts = await store.count_verification_failures(["order:1003", "email:ab12", "x"], start)
+    assert counts == {"order:1003": 3, "email:ab12": 3}
+    later = start + timedelta(minutes=1)
+    assert await store.count_verification_failures(["order:1003"], later) == {"order:1003": 2}
+    assert await store.count_verification_failures(["order:1005"], start) == {}
 
 
 async def test_a_database_from_an_older_version_is_refused_at_start(tmp_path: Path) -> None:
