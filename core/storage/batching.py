@@ -20,7 +20,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,18 +54,19 @@ class TurnWrite:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-@dataclass(slots=True)
-class _Queued:
-    write: TurnWrite
-    done: asyncio.Future[Session]
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 
 
-class GroupCommitter:
-    """Serialises this process's writes through one task that commits them in batches.
+class _Batcher(Generic[Req, Res]):
+    """Queues requests while a batch is in flight; one task serves everything queued, in batches.
 
     ``failure`` turns a database exception into the project's ``StorageError`` (the store's one
-    translation function); ``failures`` are the exception types it translates.
+    translation function); ``failures`` are the exception types it translates. ``_serve`` gets
+    a batch and returns, for each request in order, its result or the exception to raise.
     """
+
+    _action = "use the conversation database"
 
     def __init__(
         self,
@@ -77,8 +78,64 @@ class GroupCommitter:
         self._runner = runner
         self._failure = failure
         self._failures = failures
-        self._queue: list[_Queued] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _submit(self, request: Req) -> Res:
+        done: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name=f"shopbot-store-{self._action}")
+        return await asyncio.shield(done)
+
+    async def close(self) -> None:
+        """Wait for the requests already submitted."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _serve(self, requests: list[Req]) -> list[Res | BaseException]:
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                outcomes = await self._serve([request for request, _ in batch])
+            except BaseException as exc:
+                # Every waiter must hear about it, or its turn would hang forever.
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(self._translate(exc))
+                if not isinstance(exc, Exception):
+                    raise  # cancellation at shutdown
+                continue
+            for (_, done), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
+
+    def _translate(self, exc: BaseException) -> StorageError:
+        if isinstance(exc, self._failures):
+            return self._failure(exc, self._action)
+        error = StorageError(f"could not {self._action}: {type(exc).__name__}")
+        error.__cause__ = exc
+        return error
+
+
+class GroupCommitter(_Batcher[TurnWrite, Session]):
+    """Stores turns: everything submitted while a write is in flight goes in one transaction."""
+
+    _action = "store a turn"
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        failure: Callable[[BaseException, str], StorageError],
+        failures: tuple[type[BaseException], ...],
+    ) -> None:
+        super().__init__(runner, failure=failure, failures=failures)
         self._insert_new = _insert_if_absent(runner.dialect)
 
     async def submit(self, write: TurnWrite) -> Session:
@@ -87,40 +144,32 @@ class GroupCommitter:
         Raises ``ConcurrentUpdate`` when the row changed since it was loaded, ``StorageError``
         when the database failed (then nothing of the batch was written).
         """
-        done: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(write, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="shopbot-store-writer")
-        return await asyncio.shield(done)
+        return await self._submit(write)
 
-    async def close(self) -> None:
-        """Wait for the writes already submitted."""
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+    async def _serve(self, requests: list[TurnWrite]) -> list[Session | BaseException]:
+        stored = await self._runner.run(_write, requests, self._insert_new, utcnow())
+        return [_verdict(write, write.token in stored) for write in requests]
 
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            try:
-                writes = [queued.write for queued in batch]
-                stored = await self._runner.run(_write, writes, self._insert_new, utcnow())
-            except BaseException as exc:
-                # Every waiter must hear about it, or its turn would hang forever.
-                for queued in batch:
-                    if not queued.done.done():
-                        queued.done.set_exception(self._translate(exc))
-                if not isinstance(exc, Exception):
-                    raise  # cancellation at shutdown
-                continue
-            for queued in batch:
-                _settle(queued, queued.write.token in stored)
 
-    def _translate(self, exc: BaseException) -> StorageError:
-        if isinstance(exc, self._failures):
-            return self._failure(exc, "store a turn")
-        error = StorageError(f"could not store a turn: {type(exc).__name__}")
-        error.__cause__ = exc
-        return error
+SessionKey = tuple[str, str]
+
+
+class GroupLoader(_Batcher[SessionKey, "Row[Any] | None"]):
+    """Reads the sessions asked for while a read is in flight with ONE query.
+
+    The read side of group commit: under load, the first messages of many conversations arrive
+    together, and one ``SELECT ... WHERE (channel, user_id) IN (...)`` serves them all.
+    """
+
+    _action = "load a session"
+
+    async def load(self, key: SessionKey) -> Row[Any] | None:
+        """The stored row of the (channel, user_id) ``key``, or ``None``."""
+        return await self._submit(key)
+
+    async def _serve(self, requests: list[SessionKey]) -> list[Row[Any] | BaseException | None]:
+        rows = await self._runner.run(_read_sessions, set(requests))
+        return [rows.get(key) for key in requests]
 
 
 def _write(conn: Connection, batch: Sequence[TurnWrite], insert_new: Any, now: Any) -> set[str]:
@@ -152,17 +201,14 @@ def _rowcount(result: Any) -> int:
     return count if isinstance(count, int) and count >= 0 else -(10**9)
 
 
-def _settle(queued: _Queued, stored: bool) -> None:
-    session = queued.write.session
+def _verdict(write: TurnWrite, stored: bool) -> Session | BaseException:
+    session = write.session
     if stored:
-        queued.done.set_result(replace(session, version=session.version + 1))
-    else:
-        queued.done.set_exception(
-            ConcurrentUpdate(
-                f"could not save conversation {session.conversation_id}: another turn stored "
-                f"it first (it is no longer at version {session.version})"
-            )
-        )
+        return replace(session, version=session.version + 1)
+    return ConcurrentUpdate(
+        f"could not save conversation {session.conversation_id}: another turn stored it first "
+        f"(it is no longer at version {session.version})"
+    )
 
 
 def _stored_tokens(conn: Connection, batch: Sequence[TurnWrite]) -> set[str]:
@@ -204,58 +250,6 @@ def _insert_if_absent(dialect: str) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(conversations).on_conflict_do_nothing()
     raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
-
-
-SessionKey = tuple[str, str]
-
-
-class GroupLoader:
-    """Reads the sessions asked for while a read is in flight with ONE query.
-
-    The read side of group commit: under load, the first messages of many conversations arrive
-    together, and one ``SELECT ... WHERE (channel, user_id) IN (...)`` serves them all.
-    """
-
-    def __init__(
-        self,
-        runner: Runner,
-        *,
-        failure: Callable[[BaseException, str], StorageError],
-        failures: tuple[type[BaseException], ...],
-    ) -> None:
-        self._runner = runner
-        self._failure = failure
-        self._failures = failures
-        self._queue: list[tuple[SessionKey, asyncio.Future[Row[Any] | None]]] = []
-        self._reader: asyncio.Task[None] | None = None
-
-    async def load(self, key: SessionKey) -> Row[Any] | None:
-        """The stored row of the (channel, user_id) ``key``, or ``None``."""
-        done: asyncio.Future[Row[Any] | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((key, done))
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._drain(), name="shopbot-store-reader")
-        return await asyncio.shield(done)
-
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            try:
-                rows = await self._runner.run(_read_sessions, {key for key, _ in batch})
-            except BaseException as exc:
-                error = (
-                    self._failure(exc, "load a session")
-                    if isinstance(exc, self._failures)
-                    else StorageError(f"could not load a session: {type(exc).__name__}")
-                )
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for key, done in batch:
-                done.set_result(rows.get(key))
 
 
 def _read_sessions(conn: Connection, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:

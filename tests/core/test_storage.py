@@ -309,3 +309,27 @@ async def test_concurrent_loads_each_get_their_own_session(store: SQLConversatio
         else:
             assert session.version == 0 and session.intent is None
     assert len({s.conversation_id for s in loaded}) == 5  # "ann" twice: the same conversation
+
+
+async def test_a_failed_batch_fails_every_turn_in_it_and_hangs_none(tmp_path: Path) -> None:
+    path = tmp_path / "broken.sqlite3"
+    store = SQLConversationStore(f"sqlite+aiosqlite:///{path}")
+    await store.start()
+    try:
+        sessions = [await store.load_session("web", f"u{i}") for i in range(3)]
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TABLE turns")  # the database breaks under the running store
+        record = TurnRecord(sessions[0].conversation_id, "web", "u0", "in", "hello")
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(store.commit_turn(s, [replace(record, user_id=s.user_id)]) for s in sessions),
+                return_exceptions=True,
+            ),
+            timeout=10,
+        )
+        assert all(isinstance(o, StorageError) for o in outcomes), outcomes
+        assert "turns" in str(outcomes[0])
+        # Nothing of the failed batch was kept: the sessions were not saved either.
+        assert (await store.load_session("web", "u0")).version == 0
+    finally:
+        await store.stop()
