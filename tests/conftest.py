@@ -20,6 +20,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from config.settings import Settings, load_settings
+from shopbot.app import Runtime, build_runtime
+
 POSTGRES_URL_VARIABLE = "SHOPBOT_TEST_POSTGRES_URL"
 _POSTGRES_URL = os.environ.get(POSTGRES_URL_VARIABLE, "")
 
@@ -81,3 +84,36 @@ def database_url(database: TestDatabase) -> str:
 def database_connect_args(database: TestDatabase) -> Mapping[str, Any]:
     """The driver ``connect_args`` that point a connection at the test's own schema."""
     return database.connect_args
+
+
+# -- the whole runtime, as `shopbot serve` builds it -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data directory holding the trained intent model, shared by every test that builds a
+    runtime (training takes seconds; the model is cached there by a hash of the training data).
+    """
+    return tmp_path_factory.mktemp("shared-model")
+
+
+def runtime_settings(
+    model_dir: Path, tmp_path: Path, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Default settings with this test's own databases in ``tmp_path`` and the shared model."""
+    return load_settings(
+        env=env or {},
+        data_dir=model_dir,
+        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'conversations.sqlite3'}"},
+        crm={"demo_database": tmp_path / "shop.sqlite3"},
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def runtime(model_dir: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A started runtime: the real model, demo shop and SQLite store, as `serve` wires them."""
+    started = build_runtime(runtime_settings(model_dir, tmp_path))
+    await started.start()
+    yield started
+    await started.stop()

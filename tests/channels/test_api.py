@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 
 from channels.api import create_api_app
-from config.settings import load_settings
 from shopbot.app import Runtime, build_runtime
+from tests.conftest import runtime_settings
 
 SEED_ANSWER = (
     "Your order #12345 is currently being processed and is expected to ship within 2 days."
@@ -53,12 +53,6 @@ class Api:
             return await response.text()
 
 
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir whose trained intent model all tests share (training takes seconds)."""
-    return tmp_path_factory.mktemp("api-model")
-
-
 ApiFactory = Callable[..., Awaitable[Api]]
 
 
@@ -68,12 +62,7 @@ async def start_api(model_dir: Path, tmp_path: Path) -> AsyncIterator[ApiFactory
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def start(env: dict[str, str] | None = None) -> Api:
-        settings = load_settings(
-            env=env or {},
-            data_dir=model_dir,
-            storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'conversations.sqlite3'}"},
-            crm={"demo_database": tmp_path / "shop.sqlite3"},
-        )
+        settings = runtime_settings(model_dir, tmp_path, env)
         runtime = build_runtime(settings)
         await runtime.start()
         cleanups.append(runtime.stop)

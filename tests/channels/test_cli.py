@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from channels.cli import chat_loop
-from config.settings import load_settings
-from shopbot.app import Runtime, build_runtime
+from shopbot.app import Runtime
 
 SEED_ANSWER = (
     "Your order #12345 is currently being processed and is expected to ship within 2 days."
 )
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir whose trained intent model all tests share (training takes seconds)."""
-    return tmp_path_factory.mktemp("cli-model")
-
-
-@pytest.fixture
-async def runtime(model_dir: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = load_settings(
-        env={},
-        data_dir=model_dir,
-        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'conversations.sqlite3'}"},
-        crm={"demo_database": tmp_path / "shop.sqlite3"},
-    )
-    runtime = build_runtime(settings)
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
 
 
 async def chat(runtime: Runtime, lines: str, *, interactive: bool = False, user: str = "u") -> str:

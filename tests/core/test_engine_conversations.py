@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
 from core.storage import SQLConversationStore
 from core.types import Identity, InboundMessage, TurnResult
 from shopbot.app import Runtime, build_runtime
-from tests.conftest import TestDatabase
+from tests.conftest import TestDatabase, runtime_settings
 
 
 class Clock:
@@ -49,26 +48,6 @@ class Chat:
     @property
     def last(self) -> TurnResult:
         return self.results[-1]
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir for the trained model, shared by all tests (training takes seconds)."""
-    return tmp_path_factory.mktemp("shared-data")
-
-
-@pytest.fixture
-async def runtime(model_dir: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    settings = load_settings(
-        env={},
-        data_dir=model_dir,
-        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'conversations.sqlite3'}"},
-        crm={"demo_database": tmp_path / "shop.sqlite3"},
-    )
-    runtime = build_runtime(settings)
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
 
 
 async def test_seed_example_needs_the_email_then_answers(runtime: Runtime) -> None:
@@ -141,12 +120,7 @@ async def test_channel_identity_verifies_without_email(runtime: Runtime) -> None
 async def test_five_failures_lock_lookups_for_fifteen_minutes(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    settings = load_settings(
-        env={},
-        data_dir=model_dir,
-        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}"},
-        crm={"demo_database": tmp_path / "shop.sqlite3"},
-    )
+    settings = runtime_settings(model_dir, tmp_path)
     clock = Clock()
     runtime = build_runtime(settings, clock=clock)
     await runtime.start()
@@ -272,9 +246,7 @@ async def test_concurrent_messages_of_one_conversation_lose_no_update(
     database: TestDatabase, model_dir: Path, tmp_path: Path
 ) -> None:
     # Two runtimes on the same databases play two worker processes; on SQLite and PostgreSQL.
-    settings = load_settings(
-        env={}, data_dir=model_dir, crm={"demo_database": tmp_path / "shop.sqlite3"}
-    )
+    settings = runtime_settings(model_dir, tmp_path)
     workers = [build_runtime(settings), build_runtime(settings)]
     for worker in workers:
         worker.store = SQLConversationStore(database.url, connect_args=database.connect_args)
@@ -321,13 +293,7 @@ async def test_a_number_answers_the_numbered_options_on_any_channel(runtime: Run
 @pytest.fixture
 async def timed(model_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[Runtime, Clock]]:
     clock = Clock()
-    settings = load_settings(
-        env={},
-        data_dir=model_dir,
-        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'timed.sqlite3'}"},
-        crm={"demo_database": tmp_path / "shop.sqlite3"},
-    )
-    runtime = build_runtime(settings, clock=clock)
+    runtime = build_runtime(runtime_settings(model_dir, tmp_path), clock=clock)
     await runtime.start()
     yield runtime, clock
     await runtime.stop()
