@@ -6,7 +6,6 @@ Timestamps are stored in UTC and read back as timezone-aware values.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -14,8 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Integer,
     MetaData,
@@ -23,7 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from core.storage.schema import UTCDateTime
 
 __all__ = [
     "SEEDED_AT_KEY",
@@ -42,23 +40,6 @@ __all__ = [
 
 SEEDED_AT_KEY = "seeded_at"
 """The ``shop_meta`` key holding when the data was seeded; its presence means "seeded"."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime stored as naive UTC (SQLite keeps no offsets)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("demo shop timestamps must be timezone-aware")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 def to_cents(amount: Decimal) -> int:
