@@ -43,19 +43,12 @@ async def shopbot_app(data_dir: Path, database: str) -> web.Application:
     """The real API on a started runtime; the runtime stops with the app."""
     # Imported here so the echo process does not pay for (or measure the memory of) shopbot.
     from bench.stages import bench_settings
-    from channels.api import create_api_app
     from shopbot.app import build_runtime
 
     settings = bench_settings(data_dir, database)
     runtime = build_runtime(settings)
     await runtime.start()
-    app = create_api_app(
-        runtime.engine,
-        metrics=runtime.metrics,
-        api_token=settings.secrets.api_token,
-        max_text_chars=settings.server.max_text_chars,
-        max_body_bytes=settings.server.max_body_bytes,
-    )
+    app = runtime.api_app()
 
     async def stop(_app: web.Application) -> None:
         await runtime.stop()

@@ -7,6 +7,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from aiohttp import web
+
+from channels.api import create_api_app
 from config.settings import Settings
 from core.articles import ArticleIndex
 from core.engine import Engine, EngineOptions
@@ -69,6 +72,17 @@ class Runtime:
         self._engine = None
         await self.shop.stop()
         await self.store.stop()
+
+    def api_app(self) -> web.Application:
+        """The JSON HTTP API on this (started) runtime's engine, limits and token."""
+        settings = self.settings
+        return create_api_app(
+            self.engine,
+            metrics=self.metrics,
+            api_token=settings.secrets.api_token,
+            max_text_chars=settings.server.max_text_chars,
+            max_body_bytes=settings.server.max_body_bytes,
+        )
 
     async def reset_demo_shop(self) -> None:
         """Re-create and re-seed the demo shop (dates relative to now)."""

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from channels.api import create_api_app
 from channels.cli import chat_loop
 from config.settings import Settings, load_settings
 from core.errors import ConfigError, ShopbotError
@@ -120,14 +119,7 @@ async def _serve(settings: Settings) -> None:
     # The engine exists only once the runtime has started, so start it before building the app.
     await runtime.start()
     try:
-        app = create_api_app(
-            runtime.engine,
-            metrics=runtime.metrics,
-            api_token=settings.secrets.api_token,
-            max_text_chars=settings.server.max_text_chars,
-            max_body_bytes=settings.server.max_body_bytes,
-        )
-        await _listen_until_signalled(app, settings)
+        await _listen_until_signalled(runtime.api_app(), settings)
     finally:
         await runtime.stop()
 

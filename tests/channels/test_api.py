@@ -16,7 +16,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from channels.api import create_api_app
 from shopbot.app import Runtime, build_runtime
 from tests.conftest import runtime_settings
 
@@ -66,14 +65,7 @@ async def start_api(model_dir: Path, tmp_path: Path) -> AsyncIterator[ApiFactory
         runtime = build_runtime(settings)
         await runtime.start()
         cleanups.append(runtime.stop)
-        app = create_api_app(
-            runtime.engine,
-            metrics=runtime.metrics,
-            api_token=settings.secrets.api_token,
-            max_text_chars=settings.server.max_text_chars,
-            max_body_bytes=settings.server.max_body_bytes,
-        )
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(runtime.api_app())
         await runner.setup()
         cleanups.append(runner.cleanup)
         await web.TCPSite(runner, "127.0.0.1", 0).start()
