@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import ConfigError
 
@@ -30,6 +30,7 @@ __all__ = [
     "Settings",
     "SpellingSettings",
     "StorageSettings",
+    "WebSettings",
     "load_settings",
 ]
 
@@ -79,6 +80,28 @@ class PrivacySettings(_Section):
     redact_personal_data: bool = True
 
 
+class WebSettings(_Section):
+    """The website chat widget (channels/web)."""
+
+    enabled: bool = True
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (``https://shop.example``) whose pages may embed the widget; the server's own
+    origin is always allowed. In the environment: comma-separated."""
+    messages_per_minute: int = Field(20, ge=1)
+    """Per conversation; over it a message is refused with a clear message."""
+    ip_messages_per_minute: int = Field(120, ge=1)
+    """Per client IP address, over all its conversations."""
+    token_max_age_days: int = Field(30, ge=1)
+    """How long a browser's conversation token stays valid."""
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
+
+
 class CRMSettings(_Section):
     adapter: str = Field("demo", pattern="^(demo)$")
     demo_database: Path | None = None
@@ -89,6 +112,8 @@ class Secrets(_Section):
     """Read only from the environment, never from YAML."""
 
     api_token: str | None = None  # SHOPBOT_API_TOKEN
+    web_secret: str | None = None  # SHOPBOT_WEB_SECRET: signs widget conversation tokens
+    web_identity_secret: str | None = None  # SHOPBOT_WEB_IDENTITY_SECRET: shared with the shop
 
 
 class Settings(_Section):
@@ -101,6 +126,7 @@ class Settings(_Section):
     dialogue: DialogueSettings = DialogueSettings()
     privacy: PrivacySettings = PrivacySettings()
     crm: CRMSettings = CRMSettings()
+    web: WebSettings = WebSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @property
@@ -174,7 +200,9 @@ def load_settings(
         data = _merge(data, _read_yaml(config_file))
     data = _merge(data, _env_overrides(env))
     data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
-    data["secrets"] = {"api_token": env.get(f"{ENV_PREFIX}API_TOKEN") or None}
+    data["secrets"] = {
+        name: env.get(f"{ENV_PREFIX}{name.upper()}") or None for name in Secrets.model_fields
+    }
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

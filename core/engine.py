@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from core.types import (
     Classification,
     InboundMessage,
     Outcome,
+    Reply,
     SpellResult,
     TurnResult,
     Understanding,
@@ -146,9 +148,13 @@ class Engine:
         key = (message.channel, message.user_id)
         async with self._locks.hold(key):
             session = self._sessions.get(key) or await self._store.load_session(*key)
+            if message.message_id is not None and session.version > 0:
+                earlier = await self._store.replies_to(session.conversation_id, message.message_id)
+                if earlier is not None:  # a redelivery: answer as before, process nothing
+                    return _replayed(session, message, earlier)
             text = pick_option(self._clean(message.text), session.offered)  # "2": option 2
             understanding = await self._understand_safely(text)
-            turn = await self._respond(session, message, text, understanding, started)
+            turn, reply_ids = await self._respond(session, message, text, understanding, started)
         self._observe(message, turn, understanding, time.perf_counter() - started)
         return TurnResult(
             conversation_id=turn.session.conversation_id,
@@ -156,6 +162,7 @@ class Engine:
             state=str(turn.state),
             outcome=turn.outcome,
             understanding=understanding,
+            reply_ids=reply_ids,
         )
 
     # -- steps --------------------------------------------------------------------------------
@@ -179,8 +186,9 @@ class Engine:
         text: str,
         understanding: Understanding,
         started: float,
-    ) -> Turn:
-        """Choose and run the move, then store session and log in one atomic write.
+    ) -> tuple[Turn, tuple[str, ...]]:
+        """Choose and run the move, then store session and log in one atomic write; returns
+        the turn and the ids given to its replies.
 
         When another worker stored the conversation in between, reload it and redo the turn.
         """
@@ -188,10 +196,9 @@ class Engine:
         for attempt in range(1, _SAVE_ATTEMPTS + 1):
             turn = _settled(await self._turn(session, message, text, understanding))
             log = _TurnLog(self, message, text, understanding, started)
+            records = log.records(session, turn)
             try:
-                saved = await self._store.commit_turn(
-                    turn.session, log.records(session, turn), log.handoffs(turn)
-                )
+                saved = await self._store.commit_turn(turn.session, records, log.handoffs(turn))
             except ConcurrentUpdate:
                 self._sessions.pop(key)
                 if attempt == _SAVE_ATTEMPTS:
@@ -200,7 +207,8 @@ class Engine:
                 session = await self._store.load_session(*key)
                 continue
             self._sessions.put(key, saved)
-            return replace(turn, session=saved)
+            reply_ids = tuple(r.message_id or "" for r in records if r.direction == "out")
+            return replace(turn, session=saved), reply_ids
         raise AssertionError("unreachable")
 
     async def _turn(
@@ -303,6 +311,8 @@ class _TurnLog:
                 user_id=message.user_id,
                 direction="out",
                 text=self._private(reply.text),
+                message_id=uuid.uuid4().hex,
+                quick_replies=reply.quick_replies,
                 state=str(turn.state),
                 outcome=str(turn.outcome),
                 latency_ms=self._latency_ms,
@@ -324,6 +334,22 @@ class _TurnLog:
                 last_message=self._private(self._text),
             )
         ]
+
+
+def _replayed(session: Session, message: InboundMessage, earlier: list[TurnRecord]) -> TurnResult:
+    """The stored answer to a message processed before (as logged, so possibly redacted)."""
+    last = earlier[-1] if earlier else None
+    return TurnResult(
+        conversation_id=session.conversation_id,
+        replies=tuple(Reply(r.text, r.quick_replies) for r in earlier),
+        state=(last.state if last and last.state else str(session.state)),
+        outcome=Outcome(last.outcome) if last and last.outcome else Outcome.ANSWERED,
+        understanding=Understanding(
+            SpellResult(message.text), Classification(None, 0.0), Attributes()
+        ),
+        reply_ids=tuple(r.message_id or "" for r in earlier),
+        replayed=True,
+    )
 
 
 def _settled(turn: Turn) -> Turn:

@@ -84,6 +84,9 @@ class TurnRecord:
     """One logged message, inbound (``direction="in"``) or outbound (``"out"``).
 
     Personal data has already been redacted by the engine when the settings ask for it.
+    ``message_id`` is the platform's id of an inbound message (used to process it only once) or
+    the id the engine gave an outbound reply (used for feedback). ``feedback`` is the customer's
+    "up" / "down" on a reply.
     """
 
     conversation_id: str
@@ -100,6 +103,8 @@ class TurnRecord:
     latency_ms: float | None = None
     message_id: str | None = None
     created_at: datetime = field(default_factory=utcnow)
+    quick_replies: tuple[str, ...] = ()
+    feedback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,11 @@ class ConversationStore(Protocol):
         handoff_records: Sequence[HandoffRecord] = (),
     ) -> Session:
         """``save_session`` and append the turn's log records, atomically (all or nothing)."""
+        ...
+
+    async def replies_to(self, conversation_id: str, message_id: str) -> list[TurnRecord] | None:
+        """The logged replies to the inbound message ``message_id``, or ``None`` if it was never
+        processed (how a redelivered message is answered without being processed twice)."""
         ...
 
     async def log_turn(self, record: TurnRecord) -> None: ...

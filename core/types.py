@@ -138,3 +138,5 @@ class TurnResult:
     state: str
     outcome: Outcome
     understanding: Understanding
+    reply_ids: tuple[str, ...] = ()  # one per reply: what feedback refers to
+    replayed: bool = False  # the message had been processed before; these are the stored replies

@@ -107,6 +107,8 @@ turns = Table(
     Column("outcome", String),
     Column("latency_ms", Float),
     Column("message_id", String),
+    Column("quick_replies", JSON, nullable=False, default=list),
+    Column("feedback", String),
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 

@@ -13,7 +13,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, inspect, select
+from sqlalchemy import Connection, func, insert, inspect, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -150,6 +150,8 @@ def _turn_values(record: TurnRecord) -> dict[str, Any]:
         "latency_ms": record.latency_ms,
         "message_id": record.message_id,
         "created_at": record.created_at,
+        "quick_replies": list(record.quick_replies),
+        "feedback": record.feedback,
     }
 
 
@@ -169,6 +171,8 @@ def _turn_from_row(row: Row[Any]) -> TurnRecord:
         latency_ms=row.latency_ms,
         message_id=row.message_id,
         created_at=row.created_at,
+        quick_replies=tuple(str(label) for label in (row.quick_replies or ())),
+        feedback=row.feedback,
     )
 
 
@@ -202,6 +206,30 @@ def _execute(conn: Connection, statement: Any, values: Any) -> None:
 
 def _fetch_all(conn: Connection, query: Any) -> Sequence[Row[Any]]:
     return conn.execute(query).all()
+
+
+def _rowcount_of(conn: Connection, statement: Any) -> int:
+    return int(conn.execute(statement).rowcount)
+
+
+def _replies_to(conn: Connection, conversation_id: str, message_id: str) -> list[Row[Any]] | None:
+    of_conversation = turns.c.conversation_id == conversation_id
+    inbound = conn.execute(
+        select(turns.c.id).where(
+            of_conversation, turns.c.message_id == message_id, turns.c.direction == "in"
+        )
+    ).first()
+    if inbound is None:
+        return None
+    following = conn.execute(
+        select(turns).where(of_conversation, turns.c.id > inbound.id).order_by(turns.c.id)
+    ).all()
+    replies = []
+    for row in following:
+        if row.direction != "out":
+            break
+        replies.append(row)
+    return replies
 
 
 def _create_tables(conn: Connection) -> list[str]:
@@ -359,6 +387,41 @@ class SQLConversationStore:
         )
         rows = await self._fetch(query, "count failed verifications")
         return {str(row.subject): int(row.failures) for row in rows}
+
+    async def replies_to(self, conversation_id: str, message_id: str) -> list[TurnRecord] | None:
+        """The logged replies to inbound ``message_id`` of this conversation, or ``None`` when
+        no such message was processed. A turn's rows are written together, so its replies are
+        the outbound rows after the inbound one, up to the next inbound row."""
+        _require_storable("conversation_id", conversation_id)
+        _require_storable("message_id", message_id)
+        runner = self._require_runner()
+        try:
+            rows = await runner.run(_replies_to, conversation_id, message_id)
+        except _FAILURES as exc:
+            raise _storage_error(exc, "look up a processed message") from exc
+        return None if rows is None else [_turn_from_row(row) for row in rows]
+
+    async def set_feedback(self, conversation_id: str, reply_id: str, rating: str) -> bool:
+        """Store "up"/"down" on reply ``reply_id`` of this conversation; False if no such reply."""
+        if rating not in ("up", "down"):
+            raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
+        _require_storable("conversation_id", conversation_id)
+        _require_storable("reply_id", reply_id)
+        statement = (
+            update(turns)
+            .where(
+                turns.c.conversation_id == conversation_id,
+                turns.c.message_id == reply_id,
+                turns.c.direction == "out",
+            )
+            .values(feedback=rating)
+        )
+        runner = self._require_runner()
+        try:
+            changed = await runner.run(_rowcount_of, statement)
+        except _FAILURES as exc:
+            raise _storage_error(exc, "store feedback") from exc
+        return changed > 0
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
         """The logged messages of one conversation, oldest first."""

@@ -440,3 +440,35 @@ async def test_an_article_that_did_not_help_goes_to_a_person(runtime: Runtime) -
     helped = Chat(runtime, "helped")
     await helped.say("my aurora headphones won't pair with my phone")
     assert "great day" in (await helped.say("thanks, that fixed it")).lower()
+
+
+async def test_a_redelivered_message_is_answered_again_not_processed_twice(
+    runtime: Runtime,
+) -> None:
+    def message(text: str, message_id: str) -> InboundMessage:
+        return InboundMessage(channel="web", user_id="w1", text=text, message_id=message_id)
+
+    engine = runtime.engine
+    await engine.handle(message("where is order 1003", "m1"))
+    first = await engine.handle(message("bob@example.com", "m2"))
+    again = await engine.handle(message("bob@example.com", "m2"))  # resent after a reconnect
+    assert again.replayed and not first.replayed
+    assert [r.text for r in again.replies] == [r.text for r in first.replies]
+    assert again.reply_ids == first.reply_ids and len(first.reply_ids) == 1
+    session = await runtime.store.load_session("web", "w1")
+    assert session.version == 2  # two messages processed, not three
+    turns = await runtime.store.turns(session.conversation_id)
+    assert sum(t.direction == "in" for t in turns) == 2
+
+
+async def test_feedback_is_stored_with_the_reply(runtime: Runtime) -> None:
+    result = await runtime.engine.handle(InboundMessage("web", "w2", "what is your return policy?"))
+    (reply_id,) = result.reply_ids
+    store = runtime.store
+    assert await store.set_feedback(result.conversation_id, reply_id, "up")
+    assert not await store.set_feedback("another-conversation", reply_id, "down")
+    turns = await store.turns(result.conversation_id)
+    assert [t.feedback for t in turns if t.direction == "out"] == ["up"]
+    quick = await runtime.engine.handle(InboundMessage("web", "w2", "hmm"))
+    logged = await store.turns(quick.conversation_id)
+    assert logged[-1].quick_replies == quick.replies[-1].quick_replies != ()
