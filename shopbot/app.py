@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from channels.api import create_api_app
+from channels.web import WebOptions, add_web_routes, create_web_chat, load_web_secret
 from config.settings import Settings
 from core.articles import ArticleIndex
 from core.engine import Engine, EngineOptions
@@ -74,15 +75,40 @@ class Runtime:
         await self.store.stop()
 
     def api_app(self) -> web.Application:
-        """The JSON HTTP API on this (started) runtime's engine, limits and token."""
+        """The JSON HTTP API on this (started) runtime's engine, limits and token, plus the
+        website chat when ``web.enabled``."""
         settings = self.settings
-        return create_api_app(
+        app = create_api_app(
             self.engine,
             metrics=self.metrics,
             api_token=settings.secrets.api_token,
             max_text_chars=settings.server.max_text_chars,
             max_body_bytes=settings.server.max_body_bytes,
         )
+        if settings.web.enabled:
+            self._add_web_chat(app)
+        return app
+
+    def _add_web_chat(self, app: web.Application) -> None:
+        """The website chat (storefront, widget, WebSocket) on the same app."""
+        settings = self.settings
+        identity_secret = settings.secrets.web_identity_secret
+        chat = create_web_chat(
+            self.engine,
+            self.store,
+            secret=load_web_secret(settings.secrets.web_secret, settings.data_dir),
+            identity_secret=identity_secret.encode("utf-8") if identity_secret else None,
+            token_max_age=timedelta(days=settings.web.token_max_age_days),
+            messages_per_minute=settings.web.messages_per_minute,
+            ip_messages_per_minute=settings.web.ip_messages_per_minute,
+            options=WebOptions(
+                allowed_origins=settings.web.allowed_origins,
+                max_text_chars=settings.server.max_text_chars,
+                max_body_bytes=settings.server.max_body_bytes,
+            ),
+            clock=self.clock,
+        )
+        add_web_routes(app, chat, self.shop.list_products)
 
     async def reset_demo_shop(self) -> None:
         """Re-create and re-seed the demo shop (dates relative to now)."""
