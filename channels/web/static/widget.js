@@ -420,12 +420,28 @@
     scrollToEnd();
   }
 
+  // The unanswered message an error is about: the one named, else (the server answers a socket's
+  // frames in order) the oldest sent on this socket. A bad_request without an id is not about a
+  // message (e.g. feedback on an unknown reply).
+  function erroredItem(msg, clientId) {
+    var id = clientId || msg.client_id;
+    if (id) return takePending(id);
+    if (msg.code === 'bad_request') return null;
+    for (var i = 0; i < state.pending.length; i++) {
+      var item = state.pending[i];
+      if (item.sentGen === state.wsGen && !item.httpBusy) return state.pending.splice(i, 1)[0];
+    }
+    return null;
+  }
+
   function onError(msg, clientId) {
+    if (msg.code === 'invalid_token' && clientId) {
+      // The stored token expired (HTTP fallback): start a fresh conversation and send again.
+      state.token = null;
+      return httpHello().then(httpFlush);
+    }
     // Nothing was processed: take the message back out of the log and into the input box.
-    // Without a client id only a message-level error (not bad_request, e.g. bad feedback) names
-    // the oldest unanswered message, which the server handles first.
-    var id = clientId || msg.client_id || null;
-    var item = id || msg.code !== 'bad_request' ? takePending(id) : null;
+    var item = erroredItem(msg, clientId);
     if (item) {
       var node = state.byId[item.id];
       if (node) node.parentNode.removeChild(node);
@@ -569,12 +585,15 @@
     });
   }
 
-  function httpHello() {
-    state.httpChain = state.httpChain.then(function () {
-      return httpPost('/web/v1/hello', hello()).then(function (msg) {
-        if (msg && msg.type === 'welcome') dispatch(msg);
-      });
+  function postHello() {
+    return httpPost('/web/v1/hello', hello()).then(function (msg) {
+      if (msg && msg.type === 'welcome') dispatch(msg);
     });
+  }
+
+  // Queued behind any request in flight (never call it from inside the queue: use postHello).
+  function httpHello() {
+    state.httpChain = state.httpChain.then(postHello);
     return state.httpChain;
   }
 
@@ -585,7 +604,7 @@
       item.httpBusy = true;
       state.httpChain = state.httpChain.then(function () {
         if (state.pending.indexOf(item) < 0) return null; // answered over the socket meanwhile
-        if (!state.token) return httpHello().then(function () { return postMessage(item); });
+        if (!state.token) return postHello().then(function () { return postMessage(item); });
         return postMessage(item);
       }).then(function () {
         item.httpBusy = false;
