@@ -80,7 +80,9 @@ def _own_command() -> str:
     return os.path.relpath(started)
 
 
-def serve_banner(url: str, api_token_set: bool, chat_command: str = "shopbot chat") -> str:
+def serve_banner(
+    url: str, api_token_set: bool, chat_command: str = "shopbot chat", web_chat: bool = False
+) -> str:
     """What ``shopbot serve`` prints: where it listens and what to try first."""
     auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
 
@@ -97,6 +99,7 @@ def serve_banner(url: str, api_token_set: bool, chat_command: str = "shopbot cha
             curl(_SEED_EMAIL),
             "",
             f"Or chat in the terminal:  {chat_command}",
+            *([f"Website chat: {url}/"] if web_chat else []),
             f"Health: {url}/healthz   Metrics: {url}/metrics",
         ]
     )
@@ -135,7 +138,8 @@ async def _listen_until_signalled(app: web.Application, settings: Settings) -> N
         if settings.data_dir != Path("var"):  # the chat must open the same databases
             chat_command += f" --data-dir {shlex.quote(str(settings.data_dir))}"
         url = _url(settings.server.host, port)
-        print(serve_banner(url, bool(settings.secrets.api_token), chat_command))
+        token_set = bool(settings.secrets.api_token)
+        print(serve_banner(url, token_set, chat_command, web_chat=settings.web.enabled))
         sys.stdout.flush()
         await _until_signalled()
     finally:
