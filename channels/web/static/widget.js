@@ -84,14 +84,21 @@
     return node;
   }
 
-  function chatIcon() {
+  // Icons are inline SVG drawn here: emoji fonts are missing on some systems, web fonts are not allowed.
+  var ICONS = {
+    chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
+    thumb: 'M3 10h3v11H3zM8 10l4-7c1.6 0 2.6 1.2 2.2 3L13.5 10H19c1.4 0 2.3 1.2 2 2.5l-1.6 7c-.2 .9-1 1.5-1.9 1.5H8z'
+  };
+
+  function icon(name, flip) {
     var ns = 'http://www.w3.org/2000/svg';
     var svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
     svg.setAttribute('focusable', 'false');
     var path = document.createElementNS(ns, 'path');
-    path.setAttribute('d', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z');
+    path.setAttribute('d', ICONS[name]);
+    if (flip) path.setAttribute('transform', 'rotate(180 12 12)'); // thumbs down
     svg.appendChild(path);
     return svg;
   }
@@ -105,7 +112,7 @@
     ui.launcher = el('button', 'shopbot-launcher', {
       type: 'button', 'aria-label': 'Open chat', 'aria-expanded': 'false', 'aria-controls': panelId
     });
-    ui.launcher.appendChild(chatIcon());
+    ui.launcher.appendChild(icon('chat'));
 
     ui.panel = el('div', 'shopbot-panel', { id: panelId, role: 'dialog', 'aria-label': 'Chat with us' });
     ui.panel.hidden = true;
@@ -280,7 +287,7 @@
       type: 'button', 'aria-label': up ? 'Helpful' : 'Not helpful',
       'aria-pressed': entry.feedback === rating ? 'true' : 'false'
     });
-    b.appendChild(el('span', '', { 'aria-hidden': 'true' })).textContent = up ? '👍' : '👎';
+    b.appendChild(icon('thumb', !up));
     b.addEventListener('click', function () { sendFeedback(entry.id, rating); });
     return b;
   }
