@@ -179,8 +179,9 @@
       if (ui.panel.hidden) open(); else close();
     });
     ui.close.addEventListener('click', close);
-    ui.panel.addEventListener('keydown', function (ev) {
-      if (ev.key === 'Escape') {
+    // On the whole widget, so Escape also works with focus on the launcher.
+    ui.root.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape' && !ui.panel.hidden) {
         ev.preventDefault();
         close();
       }
