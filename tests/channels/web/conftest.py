@@ -137,11 +137,11 @@ class PageProblems:
 
     def watch(self, page: Any) -> None:
         page.on("pageerror", lambda error: self.seen.append(f"uncaught error: {error}"))
-        page.on("console", self._console)
+        page.on("console", lambda message: self.console(message.text))
 
-    def _console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.seen.append(f"CSP violation: {message.text}")
+    def console(self, text: str) -> None:
+        if "Content Security Policy" in text:
+            self.seen.append(f"CSP violation: {text}")
 
 
 @pytest.fixture
