@@ -616,6 +616,7 @@
         return postMessage(item);
       }).then(function () {
         item.httpBusy = false;
+        if (state.welcomed && state.pending.indexOf(item) >= 0) flush(); // the socket came back
       });
     });
   }
