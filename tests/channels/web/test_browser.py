@@ -134,7 +134,9 @@ async def account_page(page: Any, shop: ShopServer, script_attributes: str) -> N
 async def test_storefront_lists_products_and_answers_the_seed_question(
     shop: ShopServer, page: Any
 ) -> None:
-    await page.goto(shop.url)
+    response = await page.goto(shop.url)
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     for product in await shop.runtime.shop.list_products():
         await expect(page.get_by_text(product.name).first).to_be_visible()
     await expect(panel(page)).to_be_hidden()
@@ -292,6 +294,25 @@ async def test_web_addresses_become_safe_links_and_lines_are_kept(
     await expect(user_texts(page).last).to_contain_text("second line")
     # innerText follows the rendering: a newline the CSS collapsed would read as a space.
     assert await user_texts(page).last.inner_text() == "first line\nsecond line"
+
+
+async def test_over_the_rate_limit_the_customer_is_told_to_wait(
+    start_shop: StartShop, page: Any
+) -> None:
+    shop = await start_shop({"SHOPBOT_WEB_MESSAGES_PER_MINUTE": "2"})
+    await page.goto(shop.url)
+    await open_chat(page)
+    await say_and_wait(page, "tell me a joke")
+    await say_and_wait(page, "Order status")
+    answered = await bot_texts(page).count()
+
+    await message_box(page).fill("12345")
+    await page.get_by_role("button", name="Send").click()
+
+    await expect(page.get_by_role("status").filter(has_text="wait")).to_be_visible()
+    await expect(message_box(page)).to_have_value("12345")
+    await expect(bot_texts(page)).to_have_count(answered)
+    await expect(user_texts(page)).to_have_text(["tell me a joke", "Order status"])
 
 
 # -- keyboard, feedback, phone -----------------------------------------------------------------
