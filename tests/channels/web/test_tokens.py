@@ -127,13 +127,14 @@ def test_forged_identity_token_is_ignored() -> None:
 def test_malformed_identity_payloads_are_ignored() -> None:
     verifier = IdentityVerifier(SECRET, Clock())
     genuine = make_identity_token(SECRET, "carol@example.com", START + timedelta(hours=1))
-    for changes in (
+    malformed: list[dict[str, object]] = [
         {"email": "not an email"},
         {"email": 7},
         {"exp": "tomorrow"},
         {"exp": True},
         {"exp": None},
-    ):
+    ]
+    for changes in malformed:
         assert verifier.verify(_resigned(genuine, changes, SECRET)) is None, changes
 
 
