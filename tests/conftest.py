@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -117,3 +118,36 @@ async def runtime(model_dir: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
     await started.start()
     yield started
     await started.stop()
+
+
+ServeShopbot = Callable[..., Awaitable[tuple[str, Runtime]]]
+
+
+@pytest.fixture
+async def serve_shopbot(model_dir: Path, tmp_path: Path) -> AsyncIterator[ServeShopbot]:
+    """Starts real shopbot servers (runtime + ``api_app()``) on 127.0.0.1, each with its own
+    databases: ``url, runtime = await serve_shopbot(env, **setting_overrides)``. All are stopped
+    after the test, server before runtime.
+    """
+    started: list[tuple[web.AppRunner, Runtime]] = []
+
+    async def serve(env: Mapping[str, str] | None = None, **overrides: Any) -> tuple[str, Runtime]:
+        data = tmp_path / f"server{len(started)}"
+        data.mkdir()
+        runtime = build_runtime(runtime_settings(model_dir, data, env, **overrides))
+        await runtime.start()
+        runner = web.AppRunner(runtime.api_app(), shutdown_timeout=1.0)
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+        except BaseException:
+            await runtime.stop()
+            raise
+        started.append((runner, runtime))
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}", runtime
+
+    yield serve
+    for runner, runtime in reversed(started):
+        await runner.cleanup()
+        await runtime.stop()

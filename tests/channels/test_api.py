@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from shopbot.app import Runtime, build_runtime
-from tests.conftest import runtime_settings
+from shopbot.app import Runtime
+from tests.conftest import ServeShopbot
 
 SEED_ANSWER = (
     "Your order #12345 is currently being processed and is expected to ship within 2 days."
@@ -56,26 +54,18 @@ ApiFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def start_api(model_dir: Path, tmp_path: Path) -> AsyncIterator[ApiFactory]:
+async def start_api(serve_shopbot: ServeShopbot) -> AsyncIterator[ApiFactory]:
     """Starts the real runtime and API server with the given environment; stops them after."""
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+    clients: list[aiohttp.ClientSession] = []
 
     async def start(env: dict[str, str] | None = None) -> Api:
-        settings = runtime_settings(model_dir, tmp_path, env)
-        runtime = build_runtime(settings)
-        await runtime.start()
-        cleanups.append(runtime.stop)
-        runner = web.AppRunner(runtime.api_app())
-        await runner.setup()
-        cleanups.append(runner.cleanup)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        client = aiohttp.ClientSession()
-        cleanups.append(client.close)
-        return Api(f"http://127.0.0.1:{runner.addresses[0][1]}", client, runtime)
+        url, runtime = await serve_shopbot(env)
+        clients.append(aiohttp.ClientSession())
+        return Api(url, clients[-1], runtime)
 
     yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    for client in clients:
+        await client.close()
 
 
 @pytest.fixture

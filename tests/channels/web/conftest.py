@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from shopbot.app import Runtime, build_runtime
-from tests.conftest import runtime_settings
+from shopbot.app import Runtime
+from tests.conftest import ServeShopbot
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')"
@@ -69,45 +67,20 @@ def chromium_path() -> str:
     return path
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Run ``app`` on 127.0.0.1 on a free port; returns the runner and the base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
-
-
 @pytest.fixture
-async def start_shop(
-    chromium_path: str, model_dir: Path, tmp_path: Path
-) -> AsyncIterator[StartShop]:
-    """Start a real shopbot server (runtime + ``api_app()``) with extra environment variables.
+async def start_shop(chromium_path: str, serve_shopbot: ServeShopbot) -> StartShop:
+    """Start a real shopbot server with extra environment variables.
 
     The identity secret is always set (``IDENTITY_SECRET``); ``env`` adds or overrides. Asks for
     ``chromium_path`` first so that without a browser nothing is started before the skip.
     """
-    started: list[tuple[web.AppRunner, Runtime]] = []
 
     async def start(env: Mapping[str, str] | None = None) -> ShopServer:
-        data = tmp_path / f"shop{len(started)}"
-        data.mkdir()
         full_env = {"SHOPBOT_WEB_IDENTITY_SECRET": IDENTITY_SECRET, **(env or {})}
-        runtime = build_runtime(runtime_settings(model_dir, data, full_env))
-        await runtime.start()
-        try:
-            runner, url = await serve(runtime.api_app())
-        except BaseException:
-            await runtime.stop()
-            raise
-        started.append((runner, runtime))
+        url, runtime = await serve_shopbot(full_env)
         return ShopServer(url, runtime)
 
-    yield start
-    for runner, runtime in reversed(started):
-        await runner.cleanup()
-        await runtime.stop()
+    return start
 
 
 @pytest.fixture

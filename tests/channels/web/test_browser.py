@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.channels.web.conftest import IDENTITY_SECRET, ShopServer, StartShop, serve
+from tests.channels.web.conftest import IDENTITY_SECRET, ShopServer, StartShop
 
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
@@ -414,8 +414,11 @@ async def other_site() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/", page_handler)
-    runner, url = await serve(app)
-    yield url
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    yield f"http://{host}:{port}"
     await runner.cleanup()
 
 

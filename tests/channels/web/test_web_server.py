@@ -12,19 +12,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from channels.web import RateLimiter, WebRateLimits, make_identity_token
 from channels.web.pages import CONTENT_SECURITY_POLICY, render_storefront
 from core.shop import Product
 from core.types import utcnow
-from shopbot.app import Runtime, build_runtime
-from tests.conftest import runtime_settings
+from shopbot.app import Runtime
+from tests.conftest import ServeShopbot
 
 SEED_QUESTION = "Where is my order #12345?"
 SEED_ANSWER = "Your order #12345 is currently being processed"
@@ -109,25 +107,18 @@ StartWeb = Callable[..., Awaitable[WebServer]]
 
 
 @pytest.fixture
-async def start_web(model_dir: Path, tmp_path: Path) -> AsyncIterator[StartWeb]:
+async def start_web(serve_shopbot: ServeShopbot) -> AsyncIterator[StartWeb]:
     """Starts the real runtime and server with the given environment and settings."""
-    cleanups: list[Callable[[], Awaitable[Any]]] = []
+    clients: list[aiohttp.ClientSession] = []
 
     async def start(env: Mapping[str, str] | None = None, **overrides: Any) -> WebServer:
-        runtime = build_runtime(runtime_settings(model_dir, tmp_path, env, **overrides))
-        await runtime.start()
-        cleanups.append(runtime.stop)
-        runner = web.AppRunner(runtime.api_app())
-        await runner.setup()
-        cleanups.append(runner.cleanup)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        client = aiohttp.ClientSession()
-        cleanups.append(client.close)
-        return WebServer(f"http://127.0.0.1:{runner.addresses[0][1]}", client, runtime)
+        url, runtime = await serve_shopbot(env, **overrides)
+        clients.append(aiohttp.ClientSession())
+        return WebServer(url, clients[-1], runtime)
 
     yield start
-    for cleanup in reversed(cleanups):
-        await cleanup()
+    for client in clients:
+        await client.close()
 
 
 @pytest.fixture
