@@ -19,6 +19,7 @@
   var TOKEN_KEY = 'shopbot.token:' + BASE;
   var MAX_CHARS = 2000;
   var HTTP_AFTER_FAILURES = 3;
+  var HTTP_TIMEOUT_MS = 15000; // a request that hangs this long counts as failed (and is retried)
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 10000;
   var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
@@ -32,6 +33,7 @@
     loaded: false, // some welcome (socket or HTTP) has rendered the history
     failures: 0, // consecutive socket attempts that never reached `welcome`
     useHttp: false,
+    httpOk: null, // did the last HTTP attempt reach the server? null = none since the switch to HTTP
     retryTimer: null,
     started: false,
     pending: [], // {id, text, sentGen, httpBusy} — sent but not answered, oldest first
@@ -347,10 +349,16 @@
 
   var OFFLINE = 'You’re offline. Messages will be sent when you’re back online.';
 
+  var UNREACHABLE = 'Can’t reach the chat right now — we’ll keep trying.';
+
+  // One line about the connection: offline, unreachable (socket down and the last HTTP attempt
+  // failed), or still reconnecting. Nothing while the socket or the HTTP fallback works.
   function updateConnNotice() {
     var text = '';
+    var down = state.started && !state.welcomed;
     if (state.started && navigator.onLine === false) text = OFFLINE;
-    else if (state.started && !state.welcomed && !state.useHttp && state.failures > 0) text = 'Reconnecting…';
+    else if (down && state.useHttp && state.httpOk === false) text = UNREACHABLE;
+    else if (down && state.failures > 0 && (!state.useHttp || state.httpOk === null)) text = 'Reconnecting…';
     setNotice('conn', text);
   }
 
@@ -543,6 +551,7 @@
         state.welcomed = true;
         state.failures = 0;
         state.useHttp = false; // the socket is back: it carries everything again
+        state.httpOk = null;
         updateConnNotice();
         dispatch(msg);
         return flush();
@@ -561,7 +570,8 @@
     state.welcomed = false;
     if (state.failures >= HTTP_AFTER_FAILURES && !state.useHttp) {
       state.useHttp = true;
-      if (!state.loaded) httpHello();
+      state.httpOk = null;
+      httpHello(); // loads the history if needed and tells us whether HTTP gets through
     }
     updateConnNotice();
     if (state.useHttp) httpFlush(); // unanswered messages go over HTTP meanwhile
@@ -577,20 +587,36 @@
 
   /* ------------------------------------------------------------ HTTP fallback */
 
-  // Resolves to the parsed JSON body (an `error` body for HTTP 4xx/5xx), or null when unreachable.
+  // Resolves to the parsed JSON body (an `error` body for HTTP 4xx/5xx), or null when unreachable
+  // or too slow; records the outcome for the connection notice.
   function httpPost(path, body) {
+    var abort = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = abort && setTimeout(function () { abort.abort(); }, HTTP_TIMEOUT_MS);
     return fetch(BASE + path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
-      credentials: 'omit'
+      credentials: 'omit',
+      signal: abort ? abort.signal : undefined
     }).then(function (res) {
+      clearTimeout(timer);
+      httpReached(true);
       return res.json().catch(function () {
         return res.ok ? null : { type: 'error', code: 'unavailable', message: 'The chat is unavailable right now. Please try again.' };
       });
     }).catch(function () {
+      clearTimeout(timer);
+      httpReached(false);
       return null;
     });
+  }
+
+  // The customer must not watch typing dots for a message that could not be delivered: it stays
+  // queued (same client_id) and goes out on the next socket or HTTP attempt.
+  function httpReached(ok) {
+    state.httpOk = ok;
+    if (!ok && !state.welcomed) setTyping(false);
+    updateConnNotice();
   }
 
   function postHello() {
