@@ -458,12 +458,7 @@
     }
     // Nothing was processed: take the message back out of the log and into the input box.
     var item = erroredItem(msg, clientId);
-    if (item) {
-      var node = state.byId[item.id];
-      if (node) node.parentNode.removeChild(node);
-      delete state.byId[item.id];
-      if (!ui.input.value) ui.input.value = item.text;
-    }
+    if (item) returnToInput(item);
     if (msg.code === 'rate_limited') {
       var secs = Math.max(1, Math.ceil(Number(msg.retry_after) || 5));
       setNotice('rate', 'You’re sending messages quickly — please wait ' + secs + ' seconds.');
@@ -474,6 +469,17 @@
     }
     setTyping(state.pending.length > 0);
     renderQuickReplies();
+  }
+
+  // Refusals arrive in sending order (one socket answers in order, HTTP sends one at a time), so
+  // appending keeps several refused messages in the order they were typed; nothing is dropped.
+  function returnToInput(item) {
+    var node = state.byId[item.id];
+    if (node && node.parentNode) node.parentNode.removeChild(node);
+    delete state.byId[item.id];
+    var current = ui.input.value;
+    ui.input.value = current.trim() ? current.replace(/\s+$/, '') + '\n' + item.text : item.text;
+    autoGrow();
   }
 
   function onFeedbackSaved(msg) {
