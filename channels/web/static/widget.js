@@ -428,7 +428,9 @@
   }
 
   function onReply(msg) {
-    takePending(msg.client_id);
+    // A reply to a message no longer waiting belongs to a conversation left by identify(), or
+    // repeats one already shown (renderEntry dedupes those too).
+    if (!takePending(msg.client_id) && msg.client_id) return;
     (msg.replies || []).forEach(renderEntry);
     setNotice('error', '');
     renderQuickReplies();
@@ -503,7 +505,7 @@
   function sendFeedback(replyId, rating) {
     var body = { type: 'feedback', reply_id: replyId, rating: rating };
     if (state.ws && state.welcomed) return wsSend(body);
-    body = { token: state.token, reply_id: replyId, rating: rating };
+    body = { token: state.token, identity: state.identity || null, reply_id: replyId, rating: rating };
     httpPost('/web/v1/feedback', body).then(function (res) { dispatch(res); });
   }
 
@@ -663,11 +665,34 @@
 
   /* ------------------------------------------------------------ public API */
 
+  // Another identity (or none: logged out) is another conversation on the server, so the previous
+  // customer's messages leave the screen and the fresh hello's welcome brings the right history.
   function identify(token) {
-    state.identity = token || null;
+    var next = token || null;
+    if (next === state.identity) return start();
+    state.identity = next;
+    forgetConversation();
     if (state.ws && state.ws.readyState === WebSocket.OPEN) wsSend(hello()); // a fresh hello carries it
     else if (state.useHttp) httpHello();
     else start();
+  }
+
+  // Messages not yet sent are not sent on under the new identity (they were written in the other
+  // conversation): their text goes back to the input. Those already out are answered (and kept)
+  // in the conversation they were sent to.
+  function forgetConversation() {
+    var unsent = state.pending.filter(function (item) {
+      return item.sentGen !== state.wsGen && !item.httpBusy;
+    });
+    state.pending = [];
+    unsent.forEach(returnToInput);
+    while (ui.messages.firstChild) ui.messages.removeChild(ui.messages.firstChild);
+    state.byId = {};
+    state.lastEntry = null;
+    state.loaded = false;
+    renderQuickReplies();
+    setTyping(false);
+    setNotice('error', '');
   }
 
   function init() {
