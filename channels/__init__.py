@@ -1,7 +1,7 @@
 """Channels translate a platform's messages into :class:`~core.types.InboundMessage` and back.
 
 They hold no business logic and no conversation state: everything goes through the engine's
-two entry points, described by :class:`ChatEngine`.
+entry points, described by :class:`ChatEngine`.
 """
 
 from __future__ import annotations
@@ -22,4 +22,8 @@ class ChatEngine(Protocol):
 
     async def understand(self, text: str) -> Understanding:
         """Spelling, intent and attributes of ``text`` without touching any conversation."""
+        ...
+
+    async def previous_answer(self, message: InboundMessage) -> TurnResult | None:
+        """The answer already given to this ``message_id``, or ``None``; processes nothing."""
         ...

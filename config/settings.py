@@ -90,7 +90,9 @@ class WebSettings(_Section):
     messages_per_minute: int = Field(20, ge=1)
     """Per conversation; over it a message is refused with a clear message."""
     ip_messages_per_minute: int = Field(120, ge=1)
-    """Per client IP address, over all its conversations."""
+    """Per client IP address, over all its conversations (connections count too)."""
+    sockets_per_ip: int = Field(20, ge=1)
+    """Open chat connections per client IP address."""
     token_max_age_days: int = Field(30, ge=1)
     """How long a browser's conversation token stays valid."""
 

@@ -148,10 +148,8 @@ class Engine:
         key = (message.channel, message.user_id)
         async with self._locks.hold(key):
             session = self._sessions.get(key) or await self._store.load_session(*key)
-            if message.message_id is not None and session.version > 0:
-                earlier = await self._store.replies_to(session.conversation_id, message.message_id)
-                if earlier is not None:  # a redelivery: answer as before, process nothing
-                    return _replayed(session, message, earlier)
+            if (earlier := await self._earlier_answer(session, message)) is not None:
+                return earlier  # a redelivery: answer as before, process nothing
             text = pick_option(self._clean(message.text), session.offered)  # "2": option 2
             understanding = await self._understand_safely(text)
             turn, reply_ids = await self._respond(session, message, text, understanding, started)
@@ -164,6 +162,19 @@ class Engine:
             understanding=understanding,
             reply_ids=reply_ids,
         )
+
+    async def previous_answer(self, message: InboundMessage) -> TurnResult | None:
+        """The answer already given to this message (same channel, user and ``message_id``),
+        or ``None`` when it was never processed. Reads only; processes nothing."""
+        key = (message.channel, message.user_id)
+        session = self._sessions.get(key) or await self._store.load_session(*key)
+        return await self._earlier_answer(session, message)
+
+    async def _earlier_answer(self, session: Session, message: InboundMessage) -> TurnResult | None:
+        if message.message_id is None or session.version == 0:
+            return None
+        earlier = await self._store.replies_to(session.conversation_id, message.message_id)
+        return None if earlier is None else _replayed(session, message, earlier)
 
     # -- steps --------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:

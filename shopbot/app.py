@@ -105,6 +105,7 @@ class Runtime:
                 allowed_origins=settings.web.allowed_origins,
                 max_text_chars=settings.server.max_text_chars,
                 max_body_bytes=settings.server.max_body_bytes,
+                max_sockets_per_ip=settings.web.sockets_per_ip,
             ),
             clock=self.clock,
         )

@@ -57,7 +57,11 @@ def create_web_chat(
         store,
         tokens=ConversationTokens(secret, token_max_age, clock),
         identities=IdentityVerifier(identity_secret, clock),
-        limits=WebRateLimits(RateLimiter(messages_per_minute), RateLimiter(ip_messages_per_minute)),
+        limits=WebRateLimits(
+            RateLimiter(messages_per_minute),
+            RateLimiter(ip_messages_per_minute),
+            connections=RateLimiter(ip_messages_per_minute),
+        ),
         options=options,
         clock=clock,
     )

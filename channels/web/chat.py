@@ -7,6 +7,7 @@ an HTTP status for the fallback routes). See docs/web-widget-protocol.md.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from channels.web.tokens import ConversationTokens, IdentityVerifier
 from core.ports import TurnRecord
 from core.session import Session
 from core.text import clean_text, has_control_characters
-from core.types import Identity, InboundMessage, utcnow
+from core.types import Identity, InboundMessage, TurnResult, utcnow
 
 __all__ = [
     "CHANNEL",
@@ -57,6 +58,7 @@ class WebOptions:
     allowed_origins: tuple[str, ...] = ()
     max_text_chars: int = 2000
     max_body_bytes: int = 65536
+    max_sockets_per_ip: int = 20
 
 
 class WebError(Exception):
@@ -117,14 +119,35 @@ class WebChat:
 
     async def hello(self, body: Json) -> tuple[str, Json]:
         """The conversation id and the ``welcome``: the same token and its history when the
-        token is valid, else a new conversation's token and no history."""
+        token is valid, else a new conversation's token and no history. The history is the one
+        of the identity the hello carries (see :meth:`user_id`)."""
         token = _optional_string(body, "token")
-        _optional_string(body, "identity")  # checked here, used per message
+        identity = _optional_string(body, "identity")
         cid = self._tokens.verify(token) if token else None
         if cid is None or token is None:
             cid = str(uuid.uuid4())
             return cid, {"type": "welcome", "token": self._tokens.issue_for(cid), "history": []}
-        return cid, {"type": "welcome", "token": token, "history": await self._history(cid)}
+        history = await self._history(self.user_id(cid, identity))
+        return cid, {"type": "welcome", "token": token, "history": history}
+
+    def user_id(self, cid: str, identity_token: str | None) -> str:
+        """The engine's user id: the browser's conversation, kept apart per verified customer.
+
+        A logged-in customer's chat (valid identity token) is a different conversation from
+        the same browser's anonymous one, so logging out, or another customer logging in on the
+        same computer, never continues a conversation verified for someone else.
+        """
+        email = self._identities.verify(identity_token)
+        if email is None:
+            return cid
+        return f"{cid}~{hashlib.sha256(email.encode('utf-8')).hexdigest()[:24]}"
+
+    def count_hello(self, ip: str) -> None:
+        """Count a (re)connection against the client IP's limit; raises ``rate_limited``."""
+        wait = self._limits.acquire_connection(ip)
+        if wait is not None:
+            message = f"Too many connections. Please wait {int(wait)} s and try again."
+            raise WebError(429, "rate_limited", message, wait)
 
     def conversation(self, body: Json) -> str:
         """The conversation id of the body's ``token`` (HTTP fallback routes)."""
@@ -149,36 +172,33 @@ class WebChat:
         if len(clean_text(text)) > limit:
             message = f"That message is too long: please keep it under {limit} characters."
             raise WebError(413, "too_long", message)
+        email = self._identities.verify(identity_token)
+        inbound = InboundMessage(
+            channel=CHANNEL,
+            user_id=self.user_id(cid, identity_token),
+            text=text,
+            message_id=client_id,
+            verified_identity=Identity("email", email) if email else None,
+        )
         wait = self._limits.acquire(cid, ip)
         if wait is not None:
+            # A resend of a message already answered costs nothing: answer it again.
+            if (earlier := await self._engine.previous_answer(inbound)) is not None:
+                return _reply(client_id, earlier, self._clock())
             message = f"You're sending messages quickly. Please wait {int(wait)} s and try again."
             raise WebError(429, "rate_limited", message, wait)
         if typing is not None:
             await typing()
-        email = self._identities.verify(identity_token)
-        result = await self._engine.handle(
-            InboundMessage(
-                channel=CHANNEL,
-                user_id=cid,
-                text=text,
-                message_id=client_id,
-                verified_identity=Identity("email", email) if email else None,
-            )
-        )
-        at = self._clock().isoformat()
-        replies = [
-            _entry(reply_id, "bot", reply.text, reply.quick_replies, at)
-            for reply_id, reply in zip(result.reply_ids, result.replies, strict=True)
-        ]
-        return {"type": "reply", "client_id": client_id, "replies": replies, "state": result.state}
+        result = await self._engine.handle(inbound)
+        return _reply(client_id, result, self._clock())
 
-    async def feedback(self, cid: str, body: Json) -> Json:
+    async def feedback(self, cid: str, identity_token: str | None, body: Json) -> Json:
         """Store a thumbs up or down on one of this conversation's replies."""
         reply_id = _identifier(body, "reply_id")
         rating = body.get("rating")
         if rating not in ("up", "down"):
             raise bad_request("rating must be 'up' or 'down'.")
-        session = await self._store.load_session(CHANNEL, cid)
+        session = await self._store.load_session(CHANNEL, self.user_id(cid, identity_token))
         stored = session.version > 0 and await self._store.set_feedback(
             session.conversation_id, reply_id, rating
         )
@@ -186,13 +206,22 @@ class WebChat:
             raise bad_request("That answer cannot be rated.")
         return {"type": "feedback_saved", "reply_id": reply_id, "rating": rating}
 
-    async def _history(self, cid: str) -> list[Json]:
-        session = await self._store.load_session(CHANNEL, cid)
+    async def _history(self, user_id: str) -> list[Json]:
+        session = await self._store.load_session(CHANNEL, user_id)
         if session.version == 0:  # never stored: nothing said yet
             return []
         rows = await self._store.turns(session.conversation_id)
         entries = [_history_entry(index, row) for index, row in enumerate(rows)]
         return entries[-HISTORY_LIMIT:]
+
+
+def _reply(client_id: str, result: TurnResult, now: datetime) -> Json:
+    at = now.isoformat()
+    replies = [
+        _entry(reply_id, "bot", reply.text, reply.quick_replies, at)
+        for reply_id, reply in zip(result.reply_ids, result.replies, strict=True)
+    ]
+    return {"type": "reply", "client_id": client_id, "replies": replies, "state": result.state}
 
 
 def _history_entry(index: int, row: TurnRecord) -> Json:

@@ -70,11 +70,18 @@ class RateLimiter:
 
 
 class WebRateLimits:
-    """Both limits of one chat message: the conversation's and the client IP's."""
+    """Both limits of one chat message — the conversation's and the client IP's — and, apart
+    from them, the client IP's limit on (re)connections."""
 
-    def __init__(self, conversation: RateLimiter, ip: RateLimiter) -> None:
+    def __init__(
+        self,
+        conversation: RateLimiter,
+        ip: RateLimiter,
+        connections: RateLimiter | None = None,
+    ) -> None:
         self._conversation = conversation
         self._ip = ip
+        self._connections = connections or RateLimiter(120)
 
     def acquire(self, conversation_id: str, ip: str) -> float | None:
         """None and one message counted on both limits when both allow it; otherwise the whole
@@ -85,4 +92,12 @@ class WebRateLimits:
             return float(max(1, math.ceil(longest)))
         self._conversation.take(conversation_id)
         self._ip.take(ip)
+        return None
+
+    def acquire_connection(self, ip: str) -> float | None:
+        """None and one (re)connection counted for ``ip`` when allowed; else seconds to wait."""
+        wait = self._connections.retry_after(ip)
+        if wait is not None:
+            return float(max(1, math.ceil(wait)))
+        self._connections.take(ip)
         return None

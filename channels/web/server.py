@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.web.chat import Json, WebChat, WebError, bad_request
 from channels.web.pages import ProductSource, static_handler, storefront_handler
@@ -47,6 +48,9 @@ class WebServer:
         options = chat.options
         self._allowed = {origin.lower().rstrip("/") for origin in options.allowed_origins}
         self._max_body_bytes = options.max_body_bytes
+        self._max_sockets_per_ip = options.max_sockets_per_ip
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets_per_ip: Counter[str] = Counter()
 
     # -- shared by both transports ------------------------------------------------------------
     async def answer(self, operation: Awaitable[Json]) -> tuple[int, Json]:
@@ -77,21 +81,40 @@ class WebServer:
         Origin; a frame over the size limit closes the socket (1009)."""
         if not self.origin_allowed(request):
             return web.json_response(_FORBIDDEN.body(), status=403)
+        ip = request.remote or "unknown"
+        if self._sockets_per_ip[ip] >= self._max_sockets_per_ip:
+            busy = WebError(429, "rate_limited", "Too many chat windows are open.", 30.0)
+            return web.json_response(busy.body(), status=429)
         ws = web.WebSocketResponse(max_msg_size=self._max_body_bytes, heartbeat=30.0)
         await ws.prepare(request)
-        socket = _Socket(ip=request.remote or "unknown")
-        async for frame in ws:
-            if frame.type is WSMsgType.TEXT:
-                _, reply = await self.answer(self._on_frame(socket, ws, frame.data))
-                await _send(ws, reply)
-            elif frame.type is WSMsgType.BINARY:
-                await _send(ws, bad_request("Send JSON text frames.").body())
+        socket = _Socket(ip=ip)
+        self._sockets.add(ws)
+        self._sockets_per_ip[ip] += 1
+        try:
+            async for frame in ws:
+                if frame.type is WSMsgType.TEXT:
+                    _, reply = await self.answer(self._on_frame(socket, ws, frame.data))
+                    await _send(ws, reply)
+                elif frame.type is WSMsgType.BINARY:
+                    await _send(ws, bad_request("Send JSON text frames.").body())
+        finally:
+            self._sockets.discard(ws)
+            self._sockets_per_ip[ip] -= 1
+            if self._sockets_per_ip[ip] <= 0:
+                del self._sockets_per_ip[ip]
         return ws
+
+    async def close_sockets(self, _app: web.Application) -> None:
+        """At shutdown: close every open socket with 1001 (going away), so browsers reconnect
+        at once instead of the server waiting for them."""
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
 
     async def _on_frame(self, socket: _Socket, ws: web.WebSocketResponse, data: str) -> Json:
         body = _json_object(data)
         kind = body.get("type")
         if kind == "hello":
+            self._chat.count_hello(socket.ip)
             socket.cid, welcome = await self._chat.hello(body)
             socket.identity = body.get("identity")
             return welcome
@@ -100,7 +123,7 @@ class WebServer:
         if socket.cid is None:
             raise bad_request("Send hello first.")
         if kind == "feedback":
-            return await self._chat.feedback(socket.cid, body)
+            return await self._chat.feedback(socket.cid, socket.identity, body)
 
         async def typing() -> None:
             await _send(ws, {"type": "typing"})
@@ -111,7 +134,10 @@ class WebServer:
     async def http_hello(self, request: web.Request) -> web.Response:
         """``POST /web/v1/hello``: the ``welcome``."""
 
+        ip = request.remote or "unknown"
+
         async def hello(body: Json) -> Json:
+            self._chat.count_hello(ip)
             return (await self._chat.hello(body))[1]
 
         return await self._http(request, hello)
@@ -132,7 +158,9 @@ class WebServer:
         """``POST /web/v1/feedback``: ``feedback_saved``."""
 
         async def feedback(body: Json) -> Json:
-            return await self._chat.feedback(self._chat.conversation(body), body)
+            identity = body.get("identity")
+            identity = identity if isinstance(identity, str) else None
+            return await self._chat.feedback(self._chat.conversation(body), identity, body)
 
         return await self._http(request, feedback)
 
@@ -200,6 +228,7 @@ def add_web_routes(app: web.Application, chat: WebChat, products: ProductSource)
     """Add the web channel's routes to ``app`` (the JSON API's app): ``/``, ``/widget.js``,
     ``/widget.css``, ``/static/storefront.css``, ``/ws`` and ``/web/v1/*``."""
     server = WebServer(chat)
+    app.on_shutdown.append(server.close_sockets)
     router = app.router
     router.add_get("/", storefront_handler(products))
     router.add_get("/widget.js", static_handler("widget.js", "text/javascript", cross_origin=True))

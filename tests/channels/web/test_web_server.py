@@ -6,6 +6,7 @@ The whole stack is real: the trained intent model, the seeded demo shop and the 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.web import RateLimiter, WebRateLimits, make_identity_token
 from channels.web.pages import CONTENT_SECURITY_POLICY, render_storefront
@@ -562,3 +564,67 @@ async def test_web_chat_can_be_switched_off(start_web: StartWeb) -> None:
             assert response.status == 404, path
     async with server.client.get(server.base + "/healthz") as response:
         assert response.status == 200
+
+
+async def test_a_verified_customers_chat_is_not_continued_after_logout(start_web: StartWeb) -> None:
+    server = await start_web({"SHOPBOT_WEB_IDENTITY_SECRET": IDENTITY_SECRET})
+    identity = make_identity_token(
+        IDENTITY_SECRET.encode(), "carol@example.com", utcnow() + timedelta(hours=1)
+    )
+    async with server.client.ws_connect(server.ws_url) as ws:
+        chat = Chat(ws)
+        await chat.hello(identity=identity)
+        assert "Pulse Fitness Tracker" in await chat.say("where is order 1005?")
+        token = chat.token
+    async with server.client.ws_connect(server.ws_url) as ws:  # same browser, logged out
+        chat = Chat(ws)
+        welcome = await chat.hello(token=token, identity=None)
+        assert welcome["history"] == []  # Carol's conversation is not shown...
+        answer = await chat.say("where is order 1005?")
+        assert "Pulse" not in answer and "email" in answer.lower()  # ...nor continued
+    async with server.client.ws_connect(server.ws_url) as ws:  # Carol logs in again
+        chat = Chat(ws)
+        welcome = await chat.hello(token=token, identity=identity)
+        assert any("Pulse Fitness Tracker" in entry["text"] for entry in welcome["history"])
+
+
+async def test_a_resent_message_is_answered_even_over_the_rate_limit(start_web: StartWeb) -> None:
+    server = await start_web(web={"messages_per_minute": 1})
+    async with server.client.ws_connect(server.ws_url) as ws:
+        chat = Chat(ws)
+        await chat.hello()
+        first = await chat.send("what is your return policy?", client_id="once")
+        await ws.send_json({"type": "message", "client_id": "once", "text": "ignored"})
+        again = await chat.receive()
+        assert again["type"] == "reply" and again["replies"] == [
+            {**entry, "at": again["replies"][i]["at"]} for i, entry in enumerate(first["replies"])
+        ]
+        assert (await chat.send("and shipping?"))["code"] == "rate_limited"  # a new one is not
+    assert len(await server.inbound_turns(chat.token)) == 1
+
+
+async def test_shutdown_closes_open_chats_so_browsers_reconnect(runtime: Runtime) -> None:
+    runner = web.AppRunner(runtime.api_app())  # aiohttp's default: wait up to 60 s for sockets
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    async with aiohttp.ClientSession() as client:
+        ws = await client.ws_connect(f"ws://{host}:{port}/ws")
+        await Chat(ws).hello()
+        await asyncio.wait_for(runner.cleanup(), timeout=10)  # not held open by the socket
+        closing = await ws.receive(timeout=5)
+        assert (closing.type, closing.data) == (WSMsgType.CLOSE, WSCloseCode.GOING_AWAY)
+
+
+async def test_open_chats_per_ip_are_capped(start_web: StartWeb) -> None:
+    server = await start_web(web={"sockets_per_ip": 2})
+    first = await server.client.ws_connect(server.ws_url)
+    second = await server.client.ws_connect(server.ws_url)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await server.client.ws_connect(server.ws_url)
+    assert refused.value.status == 429
+    await first.close()
+    third = await server.client.ws_connect(server.ws_url)  # a closed one frees its place
+    await Chat(third).hello()
+    await second.close()
+    await third.close()
