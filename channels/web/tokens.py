@@ -118,6 +118,11 @@ class ConversationTokens:
         return cid
 
 
+# An identity token lives as long as a login session at most; a longer-lived one (a leaked token
+# minted for "forever") is refused.
+MAX_IDENTITY_LIFETIME = timedelta(days=1)
+
+
 class IdentityVerifier:
     """Verifies identity tokens made by the shop's backend; ``secret`` None disables them."""
 
@@ -139,8 +144,9 @@ class IdentityVerifier:
         if "@" not in email or len(email) > _MAX_EMAIL_CHARS or any(c.isspace() for c in email):
             return None
         assert isinstance(expires, int | float)
-        if self._clock().timestamp() >= expires:
-            return None
+        now = self._clock().timestamp()
+        if not now < expires <= now + MAX_IDENTITY_LIFETIME.total_seconds():
+            return None  # expired, or valid for longer than any login should be
         return email
 
 

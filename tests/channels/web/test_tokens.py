@@ -167,3 +167,12 @@ def test_corrupt_secret_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / SECRET_FILE_NAME).write_text("not hex")
     with pytest.raises(ConfigError, match="web-secret"):
         load_web_secret(None, tmp_path)
+
+
+def test_an_identity_token_valid_for_longer_than_a_day_is_refused() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    verifier = IdentityVerifier(b"secret", lambda: now)
+    day = make_identity_token(b"secret", "carol@example.com", now + timedelta(hours=23))
+    forever = make_identity_token(b"secret", "carol@example.com", now + timedelta(days=3650))
+    assert verifier.verify(day) == "carol@example.com"
+    assert verifier.verify(forever) is None
