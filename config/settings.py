@@ -93,6 +93,9 @@ class WebSettings(_Section):
     """Per client IP address, over all its conversations (connections count too)."""
     sockets_per_ip: int = Field(20, ge=1)
     """Open chat connections per client IP address."""
+    trust_proxy_headers: bool = False
+    """Behind a reverse proxy: take the client IP from X-Forwarded-For and the public origin
+    from X-Forwarded-Proto/-Host. Only when the proxy sets them: clients could forge them."""
     token_max_age_days: int = Field(30, ge=1)
     """How long a browser's conversation token stays valid."""
 

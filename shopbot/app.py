@@ -106,6 +106,7 @@ class Runtime:
                 max_text_chars=settings.server.max_text_chars,
                 max_body_bytes=settings.server.max_body_bytes,
                 max_sockets_per_ip=settings.web.sockets_per_ip,
+                trust_proxy_headers=settings.web.trust_proxy_headers,
             ),
             clock=self.clock,
         )

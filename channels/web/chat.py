@@ -59,6 +59,7 @@ class WebOptions:
     max_text_chars: int = 2000
     max_body_bytes: int = 65536
     max_sockets_per_ip: int = 20
+    trust_proxy_headers: bool = False
 
 
 class WebError(Exception):

@@ -49,6 +49,7 @@ class WebServer:
         self._allowed = {origin.lower().rstrip("/") for origin in options.allowed_origins}
         self._max_body_bytes = options.max_body_bytes
         self._max_sockets_per_ip = options.max_sockets_per_ip
+        self._trust_proxy = options.trust_proxy_headers
         self._sockets: set[web.WebSocketResponse] = set()
         self._sockets_per_ip: Counter[str] = Counter()
 
@@ -72,8 +73,23 @@ class WebServer:
         if origin is None:
             return True
         origin = origin.lower().rstrip("/")
-        own = f"{request.scheme}://{request.host}".lower()
-        return origin == own or origin in self._allowed or "*" in self._allowed
+        return origin == self.own_origin(request) or origin in self._allowed or "*" in self._allowed
+
+    def own_origin(self, request: web.Request) -> str:
+        """This server's origin as the browser sees it (behind a trusted proxy: as the proxy
+        forwarded it, since the proxy may terminate TLS and rewrite the host)."""
+        scheme, host = request.scheme, request.host
+        if self._trust_proxy:
+            scheme = _first(request.headers.get("X-Forwarded-Proto")) or scheme
+            host = _first(request.headers.get("X-Forwarded-Host")) or host
+        return f"{scheme}://{host}".lower()
+
+    def client_ip(self, request: web.Request) -> str:
+        """The client's address for the per-IP limits: behind a trusted proxy, the first
+        address of X-Forwarded-For (the proxy's own address would lump every visitor together)."""
+        if self._trust_proxy and (forwarded := _first(request.headers.get("X-Forwarded-For"))):
+            return forwarded
+        return request.remote or "unknown"
 
     # -- WebSocket ----------------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.StreamResponse:
@@ -81,7 +97,7 @@ class WebServer:
         Origin; a frame over the size limit closes the socket (1009)."""
         if not self.origin_allowed(request):
             return web.json_response(_FORBIDDEN.body(), status=403)
-        ip = request.remote or "unknown"
+        ip = self.client_ip(request)
         if self._sockets_per_ip[ip] >= self._max_sockets_per_ip:
             busy = WebError(429, "rate_limited", "Too many chat windows are open.", 30.0)
             return web.json_response(busy.body(), status=429)
@@ -134,7 +150,7 @@ class WebServer:
     async def http_hello(self, request: web.Request) -> web.Response:
         """``POST /web/v1/hello``: the ``welcome``."""
 
-        ip = request.remote or "unknown"
+        ip = self.client_ip(request)
 
         async def hello(body: Json) -> Json:
             self._chat.count_hello(ip)
@@ -144,7 +160,7 @@ class WebServer:
 
     async def http_message(self, request: web.Request) -> web.Response:
         """``POST /web/v1/messages``: the ``reply`` (or an ``error`` with its status)."""
-        ip = request.remote or "unknown"
+        ip = self.client_ip(request)
 
         async def message(body: Json) -> Json:
             cid = self._chat.conversation(body)
@@ -222,6 +238,13 @@ async def _send(ws: web.WebSocketResponse, message: Json) -> None:
         await ws.send_json(message)
     except ConnectionError:  # the browser went away mid-answer; its resend gets the replay
         _log.debug("web chat: socket closed before the answer was sent")
+
+
+def _first(header: str | None) -> str | None:
+    """The first comma-separated value of a forwarding header, stripped; None when empty."""
+    if not header:
+        return None
+    return header.split(",", 1)[0].strip() or None
 
 
 def add_web_routes(app: web.Application, chat: WebChat, products: ProductSource) -> None:

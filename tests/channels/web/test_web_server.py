@@ -628,3 +628,27 @@ async def test_open_chats_per_ip_are_capped(start_web: StartWeb) -> None:
     await Chat(third).hello()
     await second.close()
     await third.close()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarding_headers_count_only_behind_a_trusted_proxy(
+    start_web: StartWeb, trusted: bool
+) -> None:
+    server = await start_web(web={"trust_proxy_headers": trusted, "ip_messages_per_minute": 1})
+    public = {"Origin": "https://shop.example", "X-Forwarded-Proto": "https",
+              "X-Forwarded-Host": "shop.example"}  # fmt: skip
+    for visitor in ("203.0.113.7", "198.51.100.9"):  # two visitors behind the same proxy
+        headers = {**public, "X-Forwarded-For": f"{visitor}, 10.0.0.1"}
+        status, hello = await server.post("/web/v1/hello", {"token": None}, headers=headers)
+        assert status == (200 if trusted else 403)  # the public origin is ours only via the proxy
+        if not trusted:
+            continue
+        body = {"token": hello["token"], "client_id": "m1", "text": "hi"}
+        status, _ = await server.post("/web/v1/messages", body, headers=headers)
+        assert status == 200  # each visitor has their own per-IP budget
+    if trusted:
+        forged = {**public, "X-Forwarded-For": "203.0.113.7"}
+        status, hello = await server.post("/web/v1/hello", {"token": None}, headers=forged)
+        body = {"token": hello["token"], "client_id": "m2", "text": "hi again"}
+        status, _ = await server.post("/web/v1/messages", body, headers=forged)
+        assert status == 429  # the first visitor's budget is spent
