@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 
 from aiohttp import web
 
+from core.answers import format_money
 from core.shop import Product
 
 __all__ = [
@@ -32,15 +32,9 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 _FEW_LEFT = 3  # at or below this stock the card says how many are left
 
 ProductSource = Callable[[], Awaitable[Sequence[Product]]]
-
-
-def _price(amount: Decimal, currency: str) -> str:
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
 
 
 def _availability(product: Product) -> tuple[str, str]:
@@ -66,7 +60,7 @@ def _card(product: Product) -> str:
         f"<h2>{e(product.name)}</h2>"
         f'<p class="description">{e(product.description)}</p>'
         '<p class="meta">'
-        f'<span class="price">{e(_price(product.price, product.currency))}</span>'
+        f'<span class="price">{e(format_money(product.price, product.currency))}</span>'
         f'<span class="stock stock-{modifier}">{e(availability)}</span>'
         "</p></li>"
     )
