@@ -29,7 +29,9 @@ __all__ = [
     "UTCDateTime",
     "conversations",
     "handoffs",
+    "inbox",
     "metadata",
+    "outbox",
     "turns",
     "verification_failures",
 ]
@@ -136,4 +138,51 @@ verification_failures = Table(
     Column("subject", String, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_verification_failures_subject_time", "subject", "created_at"),
+)
+
+
+# Inbound platform messages, written before the webhook is acknowledged and answered afterwards.
+# (channel, platform_id) is unique: a delivery the platform retries is stored once. The text is
+# cleared once the message is processed (the turn log keeps it, redacted when configured).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("platform_id", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("identity_kind", String),
+    Column("identity_value", String),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("thread", String),
+    Column("status", String, nullable=False),  # pending, done, failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),
+    UniqueConstraint("channel", "platform_id", name="uq_inbox_channel_platform_id"),
+    Index("ix_inbox_status_id", "status", "id"),
+)
+
+# Messages to send, with their retry state. The text of a sent message is cleared.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("recipient", String, nullable=False),
+    Column("thread", String),
+    Column("text", Text, nullable=False),
+    Column("quick_replies", JSON, nullable=False, default=list),
+    Column("inbound_id", String),
+    Column("status", String, nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_outbox_status_due", "status", "next_attempt_at"),
+    Index("ix_outbox_recipient", "channel", "recipient", "status", "id"),
 )

@@ -8,10 +8,10 @@ how two concurrent turns of one conversation are prevented from losing an update
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, insert, inspect, select, update
 from sqlalchemy.engine import Row
@@ -21,6 +21,8 @@ from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
 from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
+from core.storage.checks import require_storable as _require_storable
+from core.storage.mailbox import Mailbox
 from core.storage.runner import Runner, open_runner
 from core.storage.schema import (
     handoffs,
@@ -31,6 +33,8 @@ from core.storage.schema import (
 from core.types import Attributes
 
 __all__ = ["SQLConversationStore"]
+
+T = TypeVar("T")
 
 
 # What a database call can raise that is the database's fault rather than a bug of ours: driver
@@ -63,24 +67,6 @@ def _storage_error(exc: BaseException, action: str) -> StorageError:
     lines = str(cause).strip().splitlines()
     detail = lines[0] if lines else ""
     return StorageError(f"could not {action}: {type(cause).__name__}: {detail}".rstrip(": "))
-
-
-def _require_storable(name: str, value: str | None) -> None:
-    """Refuse text every supported database would not store as given.
-
-    PostgreSQL rejects NUL in text and no driver can encode a lone surrogate (valid in JSON
-    input). Refusing on every backend keeps behaviour the same on SQLite, and stripping instead
-    would silently merge user ids such as ``"alice\\x00"`` into ``"alice"``.
-    """
-    if value is None:
-        return
-    if "\x00" in value:
-        raise StorageError(f"{name} contains a NUL character, which cannot be stored")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise StorageError(f"{name} is not valid Unicode text") from exc
 
 
 def _require_storable_mapping(name: str, values: Mapping[str, str]) -> None:
@@ -248,12 +234,13 @@ def _missing_columns(conn: Connection) -> list[str]:
     return missing
 
 
-class SQLConversationStore:
+class SQLConversationStore(Mailbox):
     """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
 
     ``connect_args`` go to the driver unchanged, e.g. asyncpg's
     ``{"server_settings": {"search_path": "tenant_a"}}`` to keep the tables in one schema.
     Every failure surfaces as ``StorageError``; a lost version race as ``ConcurrentUpdate``.
+    The channels' durable inbox and outbox come from ``Mailbox`` (``core.storage.mailbox``).
     """
 
     def __init__(
@@ -441,6 +428,13 @@ class SQLConversationStore:
         """How many messages the turn log holds, over all conversations."""
         rows = await self._fetch(select(func.count()).select_from(turns), "count the turns")
         return int(rows[0][0])
+
+    async def _run(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+        runner = self._require_runner()
+        try:
+            return await runner.run(fn, *args)
+        except _FAILURES as exc:
+            raise _storage_error(exc, action) from exc
 
     async def _fetch(self, query: Any, action: str) -> Sequence[Row[Any]]:
         runner = self._require_runner()

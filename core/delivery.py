@@ -1,0 +1,132 @@
+"""What every channel relies on to deliver reliably: outbound messages, senders, inbox and outbox.
+
+A channel's webhook writes the platform's message to a durable inbox (keyed by the platform's
+own id, so a redelivery is recognised) and acknowledges at once; the dispatcher
+(``core.dispatch``) answers it later and queues the replies in a durable outbox, which it sends
+through the channel's :class:`ChannelSender`, retrying what the platform asks to retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.types import InboundMessage
+
+__all__ = [
+    "ChannelSender",
+    "DeliveryObserver",
+    "DeliveryStore",
+    "InboxItem",
+    "OutboundMessage",
+    "OutboxItem",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to send on a platform.
+
+    ``recipient`` is the platform's address (a Telegram chat id, a phone number, a Slack
+    channel); ``thread`` a Slack thread ts, else ``None``; ``inbound_id`` the platform id of the
+    message this answers, when it answers one.
+    """
+
+    channel: str
+    recipient: str
+    text: str
+    quick_replies: tuple[str, ...] = ()
+    thread: str | None = None
+    inbound_id: str | None = None
+
+
+class ChannelSender(Protocol):
+    """Sends messages on one platform; implemented by each channel around its SDK.
+
+    ``send`` maps the SDK's failures to the error tree: ``ChannelRateLimited(retry_after)`` for
+    HTTP 429, ``ChannelAuthError`` for permanent refusals (other 4xx), ``ChannelTimeout`` or
+    ``ChannelError`` for failures worth retrying (5xx, timeouts, connection errors).
+    """
+
+    channel: str
+
+    async def send(self, message: OutboundMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """An inbound message in the inbox; ``message.message_id`` is the platform's id."""
+
+    id: int
+    message: InboundMessage
+    recipient: str
+    thread: str | None
+    status: str  # "pending", "done" or "failed"
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message in the outbox, with its delivery state."""
+
+    id: int
+    message: OutboundMessage
+    status: str  # "pending", "sent" or "failed"
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+
+
+class DeliveryStore(Protocol):
+    """The durable inbox and outbox (``SQLConversationStore`` implements it)."""
+
+    async def accept(
+        self,
+        message: InboundMessage,
+        *,
+        recipient: str,
+        thread: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Store an inbound message; ``False`` when its platform id is already in the inbox."""
+        ...
+
+    async def pending_inbox(self, limit: int) -> list[InboxItem]:
+        """Unprocessed messages, oldest first."""
+        ...
+
+    async def finish_inbox(
+        self, item_id: int, replies: Sequence[OutboundMessage], *, now: datetime
+    ) -> bool:
+        """Mark a pending message done and queue its replies, in one transaction; ``False``
+        (and nothing queued) when it was not pending any more."""
+        ...
+
+    async def retry_inbox(self, item_id: int, error: str) -> None: ...
+
+    async def fail_inbox(self, item_id: int, error: str, *, now: datetime) -> None: ...
+
+    async def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Pending messages due by ``now``, each the oldest pending one of its recipient."""
+        ...
+
+    async def next_outbox_due(self) -> datetime | None:
+        """When the next message that ``due_outbox`` could return is due, or ``None``."""
+        ...
+
+    async def mark_sent(self, item_id: int, *, now: datetime) -> None: ...
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None: ...
+
+    async def mark_failed(self, item_id: int, error: str, *, now: datetime) -> None: ...
+
+
+class DeliveryObserver(Protocol):
+    """Counts what was delivered and what was given up (the metrics implement it)."""
+
+    def count_outbound_sent(self, channel: str) -> None: ...
+
+    def count_outbound_failure(self, channel: str, reason: str) -> None: ...
