@@ -30,7 +30,8 @@ TURN_SECONDS_BUCKETS: tuple[float, ...] = (
 class Metrics:
     """Counters and the turn latency histogram that ``GET /metrics`` exposes.
 
-    The engine reports turns, fallbacks and handoffs; channels report requests they rejected.
+    The engine reports turns, fallbacks and handoffs; channels report requests they rejected;
+    the dispatcher reports messages sent and given up.
     """
 
     # generate_latest writes text format 0.0.4, which every Prometheus server understands; the
@@ -70,6 +71,19 @@ class Metrics:
             ("channel", "reason"),
             registry=self.registry,
         )
+        self._outbound_sent = Counter(
+            "shopbot_outbound_sent",
+            "Messages delivered to a messaging platform, by channel.",
+            ("channel",),
+            registry=self.registry,
+        )
+        self._outbound_failures = Counter(
+            "shopbot_outbound_failures",
+            "Messages given up on after the platform refused or kept failing, by channel and "
+            "reason (auth, rate_limited, unavailable, no_sender).",
+            ("channel", "reason"),
+            registry=self.registry,
+        )
 
     def observe_turn(self, channel: str, intent: str | None, outcome: str, seconds: float) -> None:
         """Count one handled message and record how long the turn took."""
@@ -87,6 +101,14 @@ class Metrics:
     def count_rejected(self, channel: str, reason: str) -> None:
         """Count a request refused before the engine saw it (``reason`` is the error code)."""
         self._rejected.labels(channel, reason).inc()
+
+    def count_outbound_sent(self, channel: str) -> None:
+        """Count a message the platform accepted."""
+        self._outbound_sent.labels(channel).inc()
+
+    def count_outbound_failure(self, channel: str, reason: str) -> None:
+        """Count a message that will not be delivered."""
+        self._outbound_failures.labels(channel, reason).inc()
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text exposition format."""

@@ -1,0 +1,271 @@
+"""The dispatcher: answers what channels put in the inbox and delivers the outbox.
+
+A webhook calls :meth:`Dispatcher.submit` (the message is then durable) and acknowledges at once.
+Two background tasks do the rest:
+
+* the inbox worker runs each pending message through the engine — one conversation's messages
+  strictly in order, a few conversations at a time — and, in one transaction, marks it done and
+  queues its replies;
+* the outbox worker sends due messages through their channel's sender, one message per
+  recipient at a time (so they arrive in order), retrying rate limits after the platform's
+  ``retry_after`` and other transient failures with exponential backoff, and giving up into a
+  failed row, an error log line and a metric.
+
+Both start with what is pending, which is how a message acknowledged before a crash is answered
+after the restart. Delivery is at least once: a crash while a send is in flight resends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from core.delivery import (
+    ChannelSender,
+    DeliveryObserver,
+    DeliveryStore,
+    InboxItem,
+    OutboundMessage,
+    OutboxItem,
+)
+from core.engine import Engine
+from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited
+from core.types import InboundMessage, utcnow
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+_BATCH = 100  # rows read per round: bounds memory however long the queue
+_INBOX_ATTEMPTS = 3  # an inbound message that keeps failing (a bug) is given up after this
+
+
+class Dispatcher:
+    """Owns the inbox and outbox workers; ``start()`` and ``stop()`` them with the app."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: DeliveryStore,
+        senders: Mapping[str, ChannelSender],
+        *,
+        metrics: DeliveryObserver,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = 6,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        send_timeout: float = 30.0,
+        concurrency: int = 4,
+        poll_interval: float = 30.0,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._senders = dict(senders)
+        self._metrics = metrics
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._send_timeout = send_timeout
+        self._concurrency = concurrency
+        self._poll_interval = poll_interval  # also picks up rows another process queued
+        self._inbox_wake = asyncio.Event()
+        self._outbox_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start both workers; each first works through what is pending. Idempotent."""
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._loop(self._inbox_round, self._inbox_wait, self._inbox_wake)),
+            asyncio.create_task(
+                self._loop(self._outbox_round, self._outbox_wait, self._outbox_wake)
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop both workers. Unfinished messages stay pending for the next start."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def submit(
+        self, message: InboundMessage, *, recipient: str, thread: str | None = None
+    ) -> bool:
+        """Store ``message`` (``message_id`` = the platform's id) to be answered at ``recipient``
+        and wake the inbox worker; ``False`` for a delivery already received. Raises
+        ``StorageError`` when it could not be stored (the webhook should then fail, so that the
+        platform retries)."""
+        new = await self._store.accept(message, recipient=recipient, thread=thread)
+        if new:
+            self._inbox_wake.set()
+        return new
+
+    def wake(self) -> None:
+        """Look at the inbox and the outbox now (e.g. after rows were added from elsewhere)."""
+        self._inbox_wake.set()
+        self._outbox_wake.set()
+
+    # -- the loop both workers share -------------------------------------------------------------
+    async def _loop(
+        self,
+        work: Callable[[], Awaitable[bool]],
+        idle_wait: Callable[[], Awaitable[float]],
+        wake: asyncio.Event,
+    ) -> None:
+        """Run rounds while there is work; otherwise sleep until woken or the next due time."""
+        failures = 0
+        while True:
+            wake.clear()
+            try:
+                busy = await work()
+                failures = 0
+                timeout = 0.0 if busy else await idle_wait()
+            except Exception:  # the database is down: wait, then try again
+                failures += 1
+                log.exception("delivery worker failed; retrying")
+                timeout = self._backoff(failures)
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self._max_delay, self._base_delay * 2 ** max(0, attempts - 1)))
+
+    # -- inbox -------------------------------------------------------------------------------
+    async def _inbox_wait(self) -> float:
+        return self._poll_interval
+
+    async def _inbox_round(self) -> bool:
+        """Process one batch of pending messages; whether there was any."""
+        items = await self._store.pending_inbox(_BATCH)
+        if not items:
+            return False
+        conversations: dict[tuple[str, str], list[InboxItem]] = {}
+        for item in items:
+            key = (item.message.channel, item.message.user_id)
+            conversations.setdefault(key, []).append(item)
+        limit = asyncio.Semaphore(self._concurrency)
+        outcomes = await asyncio.gather(
+            *(self._conversation(rows, limit) for rows in conversations.values())
+        )
+        if not all(outcomes):  # give a failing message a moment before its retry
+            await asyncio.sleep(min(self._base_delay, self._poll_interval))
+        return True
+
+    async def _conversation(self, items: list[InboxItem], limit: asyncio.Semaphore) -> bool:
+        """Process one conversation's messages in order; stop at a failure (order matters)."""
+        async with limit:
+            for item in items:
+                if not await self._process(item):
+                    return False
+        return True
+
+    async def _process(self, item: InboxItem) -> bool:
+        try:
+            # A message processed before a crash is answered from the turn log, not redone.
+            result = await self._engine.handle(item.message)
+        except Exception as exc:
+            await self._inbox_failed(item, exc)
+            return False
+        replies = [
+            OutboundMessage(
+                channel=item.message.channel,
+                recipient=item.recipient,
+                text=reply.text,
+                quick_replies=reply.quick_replies,
+                thread=item.thread,
+                inbound_id=item.message.message_id,
+            )
+            for reply in result.replies
+        ]
+        if await self._store.finish_inbox(item.id, replies, now=self._clock()):
+            self._outbox_wake.set()
+        return True
+
+    async def _inbox_failed(self, item: InboxItem, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if item.attempts + 1 < _INBOX_ATTEMPTS:
+            log.warning(
+                "could not process %s message %s; will retry",
+                item.message.channel,
+                item.id,
+                exc_info=exc,
+            )
+            await self._store.retry_inbox(item.id, error)
+            return
+        log.error("gave up processing %s message %s", item.message.channel, item.id, exc_info=exc)
+        await self._store.fail_inbox(item.id, error, now=self._clock())
+
+    # -- outbox ------------------------------------------------------------------------------
+    async def _outbox_wait(self) -> float:
+        due = await self._store.next_outbox_due()
+        if due is None:
+            return self._poll_interval
+        seconds = (due - self._clock()).total_seconds()
+        return min(self._poll_interval, max(seconds, 0.0))
+
+    async def _outbox_round(self) -> bool:
+        """Send one batch of due messages (one per recipient); whether there was any."""
+        items = await self._store.due_outbox(self._clock(), _BATCH)
+        if not items:
+            return False
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def send(item: OutboxItem) -> None:
+            async with limit:
+                await self._send(item)
+
+        await asyncio.gather(*(send(item) for item in items))
+        return True
+
+    async def _send(self, item: OutboxItem) -> None:
+        channel = item.message.channel
+        sender = self._senders.get(channel)
+        if sender is None:
+            await self._give_up(item, "no_sender", f"no sender for channel {channel!r}")
+            return
+        try:
+            await asyncio.wait_for(sender.send(item.message), self._send_timeout)
+        except ChannelAuthError as exc:
+            await self._give_up(item, "auth", _describe(exc))
+        except ChannelRateLimited as exc:
+            await self._retry(item, "rate_limited", _describe(exc), exc.retry_after)
+        except (ChannelError, TimeoutError) as exc:
+            await self._retry(item, "unavailable", _describe(exc), None)
+        except Exception as exc:  # a bug in a sender: retried like an outage, logged in full
+            log.exception("%s sender failed on message %s", channel, item.id)
+            await self._retry(item, "unavailable", _describe(exc), None)
+        else:
+            await self._store.mark_sent(item.id, now=self._clock())
+            self._metrics.count_outbound_sent(channel)
+
+    async def _retry(
+        self, item: OutboxItem, reason: str, error: str, retry_after: float | None
+    ) -> None:
+        attempts = item.attempts + 1
+        if attempts >= self._max_attempts:
+            await self._give_up(item, reason, f"{error} (after {attempts} attempts)")
+            return
+        delay = self._backoff(attempts) if retry_after is None else max(0.0, retry_after)
+        log.info(
+            "%s message %s: %s; retrying in %.1f s", item.message.channel, item.id, error, delay
+        )
+        await self._store.retry_later(item.id, self._clock() + timedelta(seconds=delay), error)
+
+    async def _give_up(self, item: OutboxItem, reason: str, error: str) -> None:
+        channel = item.message.channel
+        log.error("gave up sending %s message %s (%s): %s", channel, item.id, reason, error)
+        await self._store.mark_failed(item.id, error, now=self._clock())
+        self._metrics.count_outbound_failure(channel, reason)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
