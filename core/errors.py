@@ -4,7 +4,6 @@ from __future__ import annotations
 
 __all__ = [
     "CRMError",
-    "CRMNotFound",
     "CRMUnavailable",
     "ChannelAuthError",
     "ChannelError",
@@ -12,7 +11,6 @@ __all__ = [
     "ChannelTimeout",
     "ConcurrentUpdate",
     "ConfigError",
-    "InputError",
     "LLMError",
     "ShopbotError",
     "StorageError",
@@ -30,15 +28,6 @@ class ConfigError(ShopbotError):
         super().__init__(f"config {key}: {problem}")
         self.key = key
         self.problem = problem
-
-
-class InputError(ShopbotError):
-    """A user's input cannot be processed (empty, too long, wrong type); the message says why."""
-
-    def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
 
 
 class StorageError(ShopbotError):
@@ -71,10 +60,6 @@ class ChannelTimeout(ChannelError):
 
 class CRMError(ShopbotError):
     """The shop backend failed."""
-
-
-class CRMNotFound(CRMError):
-    """The requested record does not exist."""
 
 
 class CRMUnavailable(CRMError):

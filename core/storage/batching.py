@@ -23,12 +23,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from core.errors import ConcurrentUpdate, StorageError
 from core.session import Session
-from core.storage.runner import Runner
+from core.storage.runner import Runner, dialect_insert
 from core.storage.schema import conversations, handoffs, turns
 from core.types import utcnow
 
@@ -245,11 +244,7 @@ def _update_values(write: TurnWrite, now: Any) -> dict[str, Any]:
 
 def _insert_if_absent(dialect: str) -> Any:
     """INSERT that skips a row whose conversation or channel user exists (the race's loser)."""
-    if dialect == "sqlite":
-        return sqlite.insert(conversations).on_conflict_do_nothing()
-    if dialect == "postgresql":
-        return postgresql.insert(conversations).on_conflict_do_nothing()
-    raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+    return dialect_insert(conversations, dialect).on_conflict_do_nothing()
 
 
 def _read_sessions(conn: Connection, keys: set[SessionKey]) -> dict[SessionKey, Row[Any]]:

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from core.delivery import InboxItem, OutboundMessage, OutboxItem
 from core.errors import StorageError
 from core.storage.checks import require_storable
+from core.storage.runner import dialect_insert
 from core.storage.schema import inbox, outbox
 from core.types import Identity, InboundMessage, utcnow
 
@@ -263,14 +263,10 @@ def _outbox_item(row: Row[Any]) -> OutboxItem:
 
 
 def _insert_if_new(dialect: str) -> Any:
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(inbox)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(inbox)
-    else:
-        raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
-    return statement.on_conflict_do_nothing(index_elements=["channel", "platform_id"]).returning(
-        inbox.c.id
+    return (
+        dialect_insert(inbox, dialect)
+        .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+        .returning(inbox.c.id)
     )
 
 

@@ -20,11 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, Table, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "AsyncEngineRunner", "Runner", "ThreadRunner", "open_runner"]
+from core.errors import StorageError
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "AsyncEngineRunner",
+    "Runner",
+    "ThreadRunner",
+    "dialect_insert",
+    "open_runner",
+]
 
 T = TypeVar("T")
 
@@ -117,3 +127,12 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def dialect_insert(table: Table, dialect: str) -> Any:
+    """The dialect's own INSERT for ``table`` (it offers ``on_conflict_do_nothing``)."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise StorageError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
