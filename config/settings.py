@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,14 +22,18 @@ from core.errors import ConfigError
 __all__ = [
     "CONFIG_DIR",
     "CRMSettings",
+    "DeliverySettings",
     "DialogueSettings",
     "NLUSettings",
     "PrivacySettings",
     "Secrets",
     "ServerSettings",
     "Settings",
+    "SlackSettings",
     "SpellingSettings",
     "StorageSettings",
+    "TelegramSettings",
+    "TwilioSettings",
     "WebSettings",
     "load_settings",
 ]
@@ -107,6 +111,62 @@ class WebSettings(_Section):
         return value
 
 
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class TelegramSettings(_Section):
+    """Telegram (channels/telegram); on when ``TELEGRAM_BOT_TOKEN`` is set."""
+
+    api_url: str = "https://api.telegram.org"
+    """The Bot API server (a self-hosted one, a proxy or a test server)."""
+    mode: Literal["webhook", "polling"] = "webhook"
+    """``webhook``: Telegram posts to ``/webhooks/telegram`` (needs TELEGRAM_WEBHOOK_SECRET);
+    ``polling``: shopbot fetches updates itself (local development, no public URL)."""
+    share_phone_button: bool = True
+    """Offer a "share my phone number" button when the bot asks for an email."""
+
+
+class TwilioSettings(_Section):
+    """SMS and WhatsApp through Twilio (channels/twilio); on when the Twilio account
+    credentials and at least one sender number are set."""
+
+    api_url: str = "https://api.twilio.com"
+    sms_number: str | None = None
+    """The shop's Twilio phone number replies to SMS come from (E.164, ``+15550001111``)."""
+    whatsapp_number: str | None = None
+    """The shop's WhatsApp sender (E.164, without the ``whatsapp:`` prefix)."""
+
+
+class SlackSettings(_Section):
+    """Slack for the shop's support staff (channels/slack); on when ``SLACK_BOT_TOKEN`` and
+    ``SLACK_SIGNING_SECRET`` are set."""
+
+    api_url: str = "https://slack.com/api/"
+    staff_teams: tuple[str, ...] = ()
+    """Workspace (team) ids whose members are the shop's staff and may read any order.
+    In the environment: comma-separated."""
+
+    _split_teams = field_validator("staff_teams", mode="before")(_comma_separated)
+
+
+class DeliverySettings(_Section):
+    """Replies sent on messaging platforms (Telegram, Twilio, Slack) through the outbox."""
+
+    max_attempts: int = Field(6, ge=1)
+    """Attempts at sending one message before it is given up as a recorded failure."""
+    base_delay_seconds: float = Field(1.0, gt=0)
+    """First retry delay after a platform error; doubled on each further attempt."""
+    max_delay_seconds: float = Field(300.0, gt=0)
+    send_timeout_seconds: float = Field(30.0, gt=0)
+    concurrency: int = Field(4, ge=1)
+    """Conversations answered, and messages sent, at the same time."""
+    poll_interval_seconds: float = Field(5.0, gt=0)
+    """How often the outbox and inbox are checked for work queued by other processes."""
+
+
 class CRMSettings(_Section):
     adapter: str = Field("demo", pattern="^(demo)$")
     demo_database: Path | None = None
@@ -119,11 +179,38 @@ class Secrets(_Section):
     api_token: str | None = None  # SHOPBOT_API_TOKEN
     web_secret: str | None = None  # SHOPBOT_WEB_SECRET: signs widget conversation tokens
     web_identity_secret: str | None = None  # SHOPBOT_WEB_IDENTITY_SECRET: shared with the shop
+    # Platform credentials, under the names the platforms' own tools use.
+    telegram_bot_token: str | None = None  # TELEGRAM_BOT_TOKEN
+    telegram_webhook_secret: str | None = None  # TELEGRAM_WEBHOOK_SECRET
+    twilio_account_sid: str | None = None  # TWILIO_ACCOUNT_SID
+    twilio_auth_token: str | None = None  # TWILIO_AUTH_TOKEN
+    slack_bot_token: str | None = None  # SLACK_BOT_TOKEN
+    slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET
+
+    @staticmethod
+    def env_var(name: str) -> str:
+        """The environment variable secret ``name`` is read from."""
+        return name.upper() if name in _PLATFORM_SECRETS else f"{ENV_PREFIX}{name.upper()}"
+
+
+_PLATFORM_SECRETS = frozenset(
+    {
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "slack_bot_token",
+        "slack_signing_secret",
+    }
+)
 
 
 class Settings(_Section):
     data_dir: Path = Path("var")
     responses: Path = Path("responses.yaml")
+    public_url: str | None = None
+    """The address the platforms reach this server at (``https://bot.shop.example``), as
+    configured on their side; Twilio signs its webhooks with it."""
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
     spelling: SpellingSettings = SpellingSettings()
@@ -132,6 +219,10 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     crm: CRMSettings = CRMSettings()
     web: WebSettings = WebSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    slack: SlackSettings = SlackSettings()
+    delivery: DeliverySettings = DeliverySettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @property
@@ -206,7 +297,7 @@ def load_settings(
     data = _merge(data, _env_overrides(env))
     data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
     data["secrets"] = {
-        name: env.get(f"{ENV_PREFIX}{name.upper()}") or None for name in Secrets.model_fields
+        name: env.get(Secrets.env_var(name)) or None for name in Secrets.model_fields
     }
     try:
         return Settings.model_validate(data)

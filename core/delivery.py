@@ -13,15 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.types import InboundMessage
+from core.options import numbered_text
+from core.text import split_message
+from core.types import InboundMessage, Reply
 
 __all__ = [
+    "Capabilities",
     "ChannelSender",
     "DeliveryObserver",
     "DeliveryStore",
+    "Inbox",
     "InboxItem",
     "OutboundMessage",
     "OutboxItem",
+    "outbound_messages",
 ]
 
 
@@ -42,6 +47,58 @@ class OutboundMessage:
     inbound_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform can show: the longest message it takes, and whether it has buttons
+    for quick replies (without them, quick replies become numbered options)."""
+
+    max_chars: int
+    buttons: bool = True
+
+
+def outbound_messages(
+    replies: Sequence[Reply],
+    capabilities: Capabilities,
+    *,
+    channel: str,
+    recipient: str,
+    thread: str | None = None,
+    inbound_id: str | None = None,
+) -> list[OutboundMessage]:
+    """The engine's replies as the messages to send on a platform with ``capabilities``:
+    quick replies as buttons or numbered options, long texts split at the platform's limit
+    (the buttons go with the last part)."""
+    messages: list[OutboundMessage] = []
+    for reply in replies:
+        text = reply.text if capabilities.buttons else numbered_text(reply)
+        buttons = reply.quick_replies if capabilities.buttons else ()
+        parts = split_message(text, capabilities.max_chars)
+        for index, part in enumerate(parts, 1):
+            messages.append(
+                OutboundMessage(
+                    channel=channel,
+                    recipient=recipient,
+                    text=part,
+                    quick_replies=buttons if index == len(parts) else (),
+                    thread=thread,
+                    inbound_id=inbound_id,
+                )
+            )
+    return messages
+
+
+class Inbox(Protocol):
+    """Where a channel's webhook puts what a platform delivered (the ``Dispatcher``)."""
+
+    async def submit(
+        self, message: InboundMessage, *, recipient: str, thread: str | None = None
+    ) -> bool:
+        """Store ``message`` durably (``message_id`` = the platform's id) to be answered at
+        ``recipient``; ``False`` for a delivery already received. Raises ``StorageError`` when
+        it could not be stored: the webhook must then fail so that the platform retries."""
+        ...
+
+
 class ChannelSender(Protocol):
     """Sends messages on one platform; implemented by each channel around its SDK.
 
@@ -51,6 +108,7 @@ class ChannelSender(Protocol):
     """
 
     channel: str
+    capabilities: Capabilities
 
     async def send(self, message: OutboundMessage) -> None: ...
 

@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from core.delivery import (
+    Capabilities,
     ChannelSender,
     DeliveryObserver,
     DeliveryStore,
     InboxItem,
-    OutboundMessage,
     OutboxItem,
+    outbound_messages,
 )
 from core.engine import Engine
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited
@@ -40,6 +41,7 @@ __all__ = ["Dispatcher"]
 log = logging.getLogger(__name__)
 
 _BATCH = 100  # rows read per round: bounds memory however long the queue
+_UNKNOWN_PLATFORM = Capabilities(max_chars=100_000)  # no sender: the send fails anyway
 _INBOX_ATTEMPTS = 3  # an inbound message that keeps failing (a bug) is given up after this
 
 
@@ -175,17 +177,17 @@ class Dispatcher:
         except Exception as exc:
             await self._inbox_failed(item, exc)
             return False
-        replies = [
-            OutboundMessage(
-                channel=item.message.channel,
-                recipient=item.recipient,
-                text=reply.text,
-                quick_replies=reply.quick_replies,
-                thread=item.thread,
-                inbound_id=item.message.message_id,
-            )
-            for reply in result.replies
-        ]
+        channel = item.message.channel
+        sender = self._senders.get(channel)
+        capabilities = sender.capabilities if sender else _UNKNOWN_PLATFORM
+        replies = outbound_messages(
+            result.replies,
+            capabilities,
+            channel=channel,
+            recipient=item.recipient,
+            thread=item.thread,
+            inbound_id=item.message.message_id,
+        )
         if await self._store.finish_inbox(item.id, replies, now=self._clock()):
             self._outbox_wake.set()
         return True

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from core.delivery import OutboundMessage, OutboxItem
+from core.delivery import Capabilities, OutboundMessage, OutboxItem
 from core.dispatch import Dispatcher
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited
 from core.storage import SQLConversationStore
@@ -40,8 +40,9 @@ class Clock:
 class Platform:
     """A messaging platform's send API in memory (the sender a channel would wrap around it)."""
 
-    def __init__(self, channel: str = "telegram") -> None:
+    def __init__(self, channel: str = "telegram", capabilities: Capabilities | None = None) -> None:
         self.channel = channel
+        self.capabilities = capabilities or Capabilities(max_chars=4096)
         self.sent: list[OutboundMessage] = []
         self.calls = 0
         self._answers: list[tuple[int | str, float | None]] = []
