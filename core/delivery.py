@@ -9,7 +9,7 @@ through the channel's :class:`ChannelSender`, retrying what the platform asks to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +45,8 @@ class OutboundMessage:
     quick_replies: tuple[str, ...] = ()
     thread: str | None = None
     inbound_id: str | None = None
+    asks_for: str | None = None
+    """What the bot asks for in this message (``"email"``), when it asks for something."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,11 @@ def outbound_messages(
     recipient: str,
     thread: str | None = None,
     inbound_id: str | None = None,
+    asks_for: str | None = None,
 ) -> list[OutboundMessage]:
     """The engine's replies as the messages to send on a platform with ``capabilities``:
     quick replies as buttons or numbered options, long texts split at the platform's limit
-    (the buttons go with the last part)."""
+    (the buttons, and what the turn ``asks_for``, go with the very last part)."""
     messages: list[OutboundMessage] = []
     for reply in replies:
         text = reply.text if capabilities.buttons else numbered_text(reply)
@@ -84,6 +87,8 @@ def outbound_messages(
                     inbound_id=inbound_id,
                 )
             )
+    if messages and asks_for:
+        messages[-1] = replace(messages[-1], asks_for=asks_for)
     return messages
 
 

@@ -187,6 +187,7 @@ class Dispatcher:
             recipient=item.recipient,
             thread=item.thread,
             inbound_id=item.message.message_id,
+            asks_for=result.awaiting,
         )
         if await self._store.finish_inbox(item.id, replies, now=self._clock()):
             self._outbox_wake.set()

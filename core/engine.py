@@ -161,6 +161,7 @@ class Engine:
             outcome=turn.outcome,
             understanding=understanding,
             reply_ids=reply_ids,
+            awaiting=turn.session.awaiting,
         )
 
     async def previous_answer(self, message: InboundMessage) -> TurnResult | None:

@@ -140,3 +140,6 @@ class TurnResult:
     understanding: Understanding
     reply_ids: tuple[str, ...] = ()  # one per reply: what feedback refers to
     replayed: bool = False  # the message had been processed before; these are the stored replies
+    awaiting: str | None = None
+    """What the bot is asking for (``"email"``, ``"order_number"``), so a channel can offer a
+    shortcut such as Telegram's "share my phone number"."""

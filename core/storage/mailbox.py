@@ -202,7 +202,7 @@ def _inbox_values(
 
 
 def _outbox_values(message: OutboundMessage, now: datetime) -> dict[str, Any]:
-    for name in ("channel", "recipient", "thread", "text", "inbound_id"):
+    for name in ("channel", "recipient", "thread", "text", "inbound_id", "asks_for"):
         require_storable(name, getattr(message, name))
     for label in message.quick_replies:
         require_storable("quick reply", label)
@@ -213,6 +213,7 @@ def _outbox_values(message: OutboundMessage, now: datetime) -> dict[str, Any]:
         "text": message.text,
         "quick_replies": list(message.quick_replies),
         "inbound_id": message.inbound_id,
+        "asks_for": message.asks_for,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -251,6 +252,7 @@ def _outbox_item(row: Row[Any]) -> OutboxItem:
         quick_replies=tuple(str(label) for label in (row.quick_replies or ())),
         thread=row.thread,
         inbound_id=row.inbound_id,
+        asks_for=row.asks_for,
     )
     return OutboxItem(
         id=row.id,

@@ -177,6 +177,7 @@ outbox = Table(
     Column("text", Text, nullable=False),
     Column("quick_replies", JSON, nullable=False, default=list),
     Column("inbound_id", String),
+    Column("asks_for", String),
     Column("status", String, nullable=False),  # pending, sent, failed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime, nullable=False),

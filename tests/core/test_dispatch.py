@@ -142,10 +142,12 @@ async def test_an_order_status_conversation_through_the_inbox(
 
     await eventually(lambda: replies(1), "the first reply")
     assert "email" in platform.texts()[0].lower()
+    assert platform.sent[0].asks_for == "email"  # Telegram can offer "share my phone number"
     assert await dispatcher.submit(_message("bob@example.com", "u2"), recipient="chat-42")
     await eventually(lambda: _sent_rows(runtime, 2), "the second reply")
     answer = platform.sent[1]
     assert "#1003" in answer.text and "Zephyr" in answer.text
+    assert answer.asks_for is None
     assert (answer.recipient, answer.channel, answer.inbound_id) == ("chat-42", "telegram", "u2")
     assert _count(runtime, "shopbot_outbound_sent_total", channel="telegram") == 2
     (done, _) = await runtime.store.inbox_items("done")
