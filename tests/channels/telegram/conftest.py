@@ -1,0 +1,69 @@
+"""A fake Bot API and a shopbot server with Telegram on, for the Telegram channel's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shopbot.app import Runtime
+from tests.channels.telegram.fake_bot_api import FakeBotApi
+from tests.conftest import ServeShopbot
+
+TOKEN = "7000001:AAH-test-token_for-the-fake"
+SECRET = "s3cret_Webhook-value"
+DELIVERY = {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "poll_interval_seconds": 0.2}
+ENV = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET}
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeBotApi]:
+    fake = FakeBotApi(TOKEN)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@dataclass
+class TelegramShop:
+    """A running shopbot with Telegram webhooks on, posting updates as Telegram does."""
+
+    url: str
+    runtime: Runtime
+    fake: FakeBotApi
+
+    async def post(
+        self, update: Mapping[str, Any] | bytes, *, secret: str | None = SECRET
+    ) -> tuple[int, str]:
+        body = update if isinstance(update, bytes) else json.dumps(update).encode()
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.url}/webhooks/telegram", data=body, headers=headers) as response,
+        ):
+            return response.status, await response.text()
+
+
+@pytest.fixture
+async def telegram_shop(fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot) -> TelegramShop:
+    url, runtime = await serve_shopbot(
+        env=ENV, telegram={"api_url": fake_telegram.url}, delivery=DELIVERY
+    )
+    return TelegramShop(url, runtime, fake_telegram)
+
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+    """Wait (up to 10 s) until ``check`` holds: the dispatcher answers in the background."""
+    for _ in range(1000):
+        outcome = check()
+        if outcome if isinstance(outcome, bool) else await outcome:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
