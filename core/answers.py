@@ -16,6 +16,7 @@ from core.shop import HelpArticle, Order, OrderStatus, Product, ReturnPolicy
 __all__ = [
     "describe_article",
     "describe_order",
+    "describe_order_for_staff",
     "describe_policy",
     "describe_product",
     "describe_return",
@@ -99,6 +100,42 @@ def describe_order(order: Order, today: date, responses: Responses) -> str:
     ship_by = order.expected_ship_by
     days = (ship_by - today).days if ship_by else 2
     return responses.render("order_processing", ship_window=_within(days, ship_by), **common)
+
+
+def _staff_status(order: Order, today: date) -> str:
+    """The order's status with its date, as the shop's staff need it."""
+    if order.status is OrderStatus.SHIPPED:
+        shipped = format_date(order.shipped_at.date()) if order.shipped_at else "recently"
+        return f"shipped on {shipped}, arriving {_arrival(order.estimated_delivery, today)}"
+    if order.status is OrderStatus.DELIVERED and order.delivered_at is not None:
+        return f"delivered on {format_date(order.delivered_at.date())}"
+    if order.status is OrderStatus.CANCELLED and order.cancelled_at is not None:
+        refunded = ", refunded" if order.refunded else ", not refunded"
+        return f"cancelled on {format_date(order.cancelled_at.date())}{refunded}"
+    if order.status is OrderStatus.PROCESSING:
+        ship_by = order.expected_ship_by
+        days = (ship_by - today).days if ship_by else 2
+        return f"processing, to ship {_within(days, ship_by)}"
+    return order.status.value
+
+
+def describe_order_for_staff(order: Order, today: date, responses: Responses) -> str:
+    """Everything about an order for the shop's staff: customer, status, items, tracking."""
+    tracking = (
+        f"{order.carrier or 'carrier unknown'} {order.tracking_number}"
+        if order.tracking_number
+        else "none yet"
+    )
+    return responses.render(
+        "order_status_staff",
+        order_number=order.number,
+        customer_name=order.customer.name,
+        customer_email=order.customer.email,
+        placed_date=format_date(order.placed_at.date()),
+        status=_staff_status(order, today),
+        items=_items(order),
+        tracking=tracking,
+    )
 
 
 def _availability(product: Product, responses: Responses) -> str:

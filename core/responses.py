@@ -33,6 +33,18 @@ TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     "order_delivered": frozenset({"order_number", "delivered_date", "items"}),
     "order_cancelled": frozenset({"order_number", "cancelled_date", "refund_note", "items"}),
+    "order_status_staff": frozenset(
+        {
+            "order_number",
+            "customer_name",
+            "customer_email",
+            "placed_date",
+            "status",
+            "items",
+            "tracking",
+        }
+    ),
+    "order_not_found_staff": frozenset({"order_number"}),
     "ask_product": frozenset({"product_list"}),
     "product": frozenset({"name", "price", "availability", "features"}),
     "product_in_stock": frozenset(),

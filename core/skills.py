@@ -15,6 +15,7 @@ from datetime import datetime
 from core.answers import (
     describe_article,
     describe_order,
+    describe_order_for_staff,
     describe_policy,
     describe_product,
     describe_return,
@@ -23,6 +24,7 @@ from core.answers import (
 from core.ports import ArticleSearch, ShopBackend
 from core.responses import Responses
 from core.session import DialogueState, Session
+from core.shop import Order
 from core.types import Attributes, Identity, Outcome, Reply
 from core.verification import Access, Verifier
 
@@ -155,8 +157,11 @@ class Skills:
         return self.handoff(request.session, reason="requested")
 
     async def order_status(self, request: Request) -> Turn:
+        today = request.now.date()
         return await self._with_order(
-            request, lambda order: describe_order(order, request.now.date(), self.responses)
+            request,
+            lambda order: describe_order(order, today, self.responses),
+            for_staff=lambda order: describe_order_for_staff(order, today, self.responses),
         )
 
     async def return_policy(self, request: Request) -> Turn:
@@ -201,8 +206,15 @@ class Skills:
             return self.handoff(session, reason="no_article")
         return self.ask(session, "problem", "ask_problem")
 
-    async def _with_order(self, request: Request, describe: Callable[..., str]) -> Turn:
-        """Run the verification dialogue for the order in the slots, then ``describe`` it."""
+    async def _with_order(
+        self,
+        request: Request,
+        describe: Callable[[Order], str],
+        *,
+        for_staff: Callable[[Order], str] | None = None,
+    ) -> Turn:
+        """Run the verification dialogue for the order in the slots, then ``describe`` it
+        (``for_staff`` when the shop's staff asks, if given)."""
         session = request.session
         number = session.slots.order_number
         if number is None:
@@ -222,9 +234,14 @@ class Skills:
         )
         if result.access is Access.GRANTED and result.order is not None:
             return self.answered(session, describe(result.order))
+        if result.access is Access.STAFF and result.order is not None:
+            return self.answered(session, (for_staff or describe)(result.order))
         if result.access is Access.DENIED:
             return self.ask(session, "email", "verification_failed", order_number=number)
         forget = replace(session, slots=replace(session.slots, order_number=None))
+        if result.access is Access.NOT_FOUND:
+            text = self.responses.render("order_not_found_staff", order_number=number)
+            return self.answered(forget, text)
         if result.access is Access.NOT_LINKED:
             text = self.responses.render("order_not_linked", order_number=number)
             return self.answered(forget, text)

@@ -6,6 +6,10 @@ identity (e.g. the phone number an SMS came from) that matches the order. Once v
 conversation is bound to that customer (by customer id: no email or phone is kept) and can read
 that customer's orders only, until the verification expires after a quiet spell.
 
+The shop's own staff are the exception: a channel that knows a sender is staff (a member of the
+shop's Slack workspace) says so with an identity of kind :data:`STAFF`, and staff may read any
+order without verification. Only a channel sets that identity; nothing a user types can.
+
 A wrong email and a non-existent order get the same answer, so the bot cannot be used to find
 out which order numbers exist. Failures lock lookups for the conversation, and — across all
 conversations — for the order number and for the email tried, so that a guesser gains nothing
@@ -26,7 +30,17 @@ from core.session import Session
 from core.shop import Order
 from core.types import Identity
 
-__all__ = ["Access", "AccessResult", "FailureLedger", "Verifier", "VerifierPolicy"]
+__all__ = [
+    "STAFF",
+    "Access",
+    "AccessResult",
+    "FailureLedger",
+    "Verifier",
+    "VerifierPolicy",
+]
+
+STAFF = "staff"
+"""The identity kind of the shop's staff (value: who, e.g. a Slack ``team:user``)."""
 
 
 class Access(StrEnum):
@@ -35,6 +49,8 @@ class Access(StrEnum):
     DENIED = "denied"
     NOT_LINKED = "not_linked"  # the conversation is verified as a customer who has no such order
     LOCKED = "locked"
+    STAFF = "staff"  # the shop's staff read any order; the conversation is bound to no customer
+    NOT_FOUND = "not_found"  # said only to staff: customers must not learn which orders exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +107,13 @@ class Verifier:
         """Return the order when ``session`` may read it, else why not.
 
         ``email`` is the address the user gave in this conversation; ``identity`` is what the
-        channel itself vouches for.
+        channel itself vouches for (a :data:`STAFF` identity reads any order, unverified).
         """
+        if identity is not None and identity.kind == STAFF:
+            order = await self._shop.get_order(number)
+            if order is None:
+                return AccessResult(Access.NOT_FOUND, session)
+            return AccessResult(Access.STAFF, session, order)
         session = _expire(session, now, self._policy.verified_for)
         bound = session.verified_customer is not None
         if not bound and identity is None and email is None and not _locked_here(session, now):
