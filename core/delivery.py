@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.options import numbered_text
@@ -157,8 +157,13 @@ class DeliveryStore(Protocol):
         """Store an inbound message; ``False`` when its platform id is already in the inbox."""
         ...
 
-    async def pending_inbox(self, limit: int) -> list[InboxItem]:
-        """Unprocessed messages, oldest first."""
+    async def claim_inbox(self, now: datetime, limit: int, *, lease: timedelta) -> list[InboxItem]:
+        """Claim unprocessed messages for ``lease``, oldest first, at most one per
+        conversation and none another worker holds."""
+        ...
+
+    async def release_inbox(self, item_ids: Sequence[int]) -> None:
+        """Give claimed, unfinished messages back."""
         ...
 
     async def finish_inbox(
@@ -172,12 +177,19 @@ class DeliveryStore(Protocol):
 
     async def fail_inbox(self, item_id: int, error: str, *, now: datetime) -> None: ...
 
-    async def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Pending messages due by ``now``, each the oldest pending one of its recipient."""
+    async def claim_outbox(
+        self, now: datetime, limit: int, *, lease: timedelta
+    ) -> list[OutboxItem]:
+        """Claim pending messages due by ``now`` for ``lease``, each the oldest pending one
+        of its recipient and none another worker holds."""
+        ...
+
+    async def release_outbox(self, item_ids: Sequence[int], *, now: datetime) -> None:
+        """Make claimed, unsent messages due again."""
         ...
 
     async def next_outbox_due(self) -> datetime | None:
-        """When the next message that ``due_outbox`` could return is due, or ``None``."""
+        """When the next message that ``claim_outbox`` could return is due, or ``None``."""
         ...
 
     async def mark_sent(self, item_id: int, *, now: datetime) -> None: ...

@@ -12,7 +12,10 @@ Two background tasks do the rest:
   failed row, an error log line and a metric.
 
 Both start with what is pending, which is how a message acknowledged before a crash is answered
-after the restart. Delivery is at least once: a crash while a send is in flight resends it.
+after the restart. Several processes may share one database: a worker claims each message for a
+while (a lease) before working on it, so no message is processed or sent twice at once, and a
+claim left by a crashed process lapses. Delivery is at least once: a crash while a send is in
+flight resends it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 _BATCH = 100  # rows read per round: bounds memory however long the queue
 _UNKNOWN_PLATFORM = Capabilities(max_chars=100_000)  # no sender: the send fails anyway
 _INBOX_ATTEMPTS = 3  # an inbound message that keeps failing (a bug) is given up after this
+_INBOX_LEASE = timedelta(minutes=2)  # far longer than a turn takes, even with a slow model
+_OUTBOX_LEASE_MARGIN = timedelta(seconds=30)  # added to the send timeout
 
 
 class Dispatcher:
@@ -77,6 +82,8 @@ class Dispatcher:
         self._inbox_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._claimed_inbox: set[int] = set()  # claimed by this dispatcher, not yet settled
+        self._claimed_outbox: set[int] = set()
 
     async def start(self) -> None:
         """Start both workers; each first works through what is pending. Idempotent."""
@@ -90,13 +97,21 @@ class Dispatcher:
         ]
 
     async def stop(self) -> None:
-        """Stop both workers. Unfinished messages stay pending for the next start."""
+        """Stop both workers. Unfinished messages stay pending, and are given back at once for
+        the next start or another worker (when the database allows)."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        inbox, self._claimed_inbox = sorted(self._claimed_inbox), set()
+        outbox, self._claimed_outbox = sorted(self._claimed_outbox), set()
+        try:
+            await self._store.release_inbox(inbox)
+            await self._store.release_outbox(outbox, now=self._clock())
+        except Exception:  # the claims lapse on their own
+            log.warning("could not release %d claimed messages", len(inbox) + len(outbox))
 
     async def submit(
         self, message: InboundMessage, *, recipient: str, thread: str | None = None
@@ -146,28 +161,22 @@ class Dispatcher:
         return self._poll_interval
 
     async def _inbox_round(self) -> bool:
-        """Process one batch of pending messages; whether there was any."""
-        items = await self._store.pending_inbox(_BATCH)
+        """Process one batch of pending messages (one per conversation); whether there was any."""
+        items = await self._store.claim_inbox(self._clock(), _BATCH, lease=_INBOX_LEASE)
         if not items:
             return False
-        conversations: dict[tuple[str, str], list[InboxItem]] = {}
-        for item in items:
-            key = (item.message.channel, item.message.user_id)
-            conversations.setdefault(key, []).append(item)
+        self._claimed_inbox.update(item.id for item in items)
         limit = asyncio.Semaphore(self._concurrency)
-        outcomes = await asyncio.gather(
-            *(self._conversation(rows, limit) for rows in conversations.values())
-        )
+
+        async def process(item: InboxItem) -> bool:
+            async with limit:
+                done = await self._process(item)
+            self._claimed_inbox.discard(item.id)  # settled (a cancelled one is released on stop)
+            return done
+
+        outcomes = await asyncio.gather(*(process(item) for item in items))
         if not all(outcomes):  # give a failing message a moment before its retry
             await asyncio.sleep(min(self._base_delay, self._poll_interval))
-        return True
-
-    async def _conversation(self, items: list[InboxItem], limit: asyncio.Semaphore) -> bool:
-        """Process one conversation's messages in order; stop at a failure (order matters)."""
-        async with limit:
-            for item in items:
-                if not await self._process(item):
-                    return False
         return True
 
     async def _process(self, item: InboxItem) -> bool:
@@ -217,14 +226,17 @@ class Dispatcher:
 
     async def _outbox_round(self) -> bool:
         """Send one batch of due messages (one per recipient); whether there was any."""
-        items = await self._store.due_outbox(self._clock(), _BATCH)
+        lease = timedelta(seconds=self._send_timeout) + _OUTBOX_LEASE_MARGIN
+        items = await self._store.claim_outbox(self._clock(), _BATCH, lease=lease)
         if not items:
             return False
+        self._claimed_outbox.update(item.id for item in items)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def send(item: OutboxItem) -> None:
             async with limit:
                 await self._send(item)
+            self._claimed_outbox.discard(item.id)
 
         await asyncio.gather(*(send(item) for item in items))
         return True

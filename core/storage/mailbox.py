@@ -10,10 +10,10 @@ Failed rows keep their text so that an operator can see and requeue them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from core.delivery import InboxItem, OutboundMessage, OutboxItem
@@ -52,11 +52,22 @@ class Mailbox:
         values = _inbox_values(message, recipient, thread, now or utcnow())
         return await self._run("accept an inbound message", _accept, values)
 
-    async def pending_inbox(self, limit: int) -> list[InboxItem]:
-        """Unprocessed inbound messages, oldest first."""
-        query = select(inbox).where(inbox.c.status == "pending").order_by(inbox.c.id).limit(limit)
-        rows = await self._run("read the inbox", _fetch, query)
-        return [_inbox_item(row) for row in rows]
+    async def claim_inbox(self, now: datetime, limit: int, *, lease: timedelta) -> list[InboxItem]:
+        """Claim unprocessed messages for ``lease``, oldest first: the first pending message of
+        each conversation, unless another worker holds it. So a conversation's messages are
+        processed one after another even by several workers, and a claim left by a crashed
+        worker lapses after ``lease``."""
+        return await self._run("claim inbox messages", _claim_inbox, now, limit, now + lease)
+
+    async def release_inbox(self, item_ids: Sequence[int]) -> None:
+        """Give claimed messages back (a worker stopping before it finished them)."""
+        if item_ids:
+            statement = (
+                update(inbox)
+                .where(inbox.c.id.in_(item_ids), inbox.c.status == "pending")
+                .values(claimed_until=None)
+            )
+            await self._run("update the inbox", _execute, statement)
 
     async def inbox_items(self, status: str | None = None) -> list[InboxItem]:
         """Every inbox message (or those with ``status``), oldest first."""
@@ -78,7 +89,7 @@ class Mailbox:
         statement = (
             update(inbox)
             .where(inbox.c.id == item_id)
-            .values(attempts=inbox.c.attempts + 1, last_error=_error(error))
+            .values(attempts=inbox.c.attempts + 1, last_error=_error(error), claimed_until=None)
         )
         await self._run("update the inbox", _execute, statement)
 
@@ -96,20 +107,26 @@ class Mailbox:
         )
         await self._run("update the inbox", _execute, statement)
 
-    async def due_outbox(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Pending messages due by ``now``, oldest first; only the oldest pending message of
-        each recipient, so that a recipient's messages go out in order even when one waits."""
-        query = (
-            select(outbox)
-            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now, _first_pending())
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        rows = await self._run("read the outbox", _fetch, query)
-        return [_outbox_item(row) for row in rows]
+    async def claim_outbox(
+        self, now: datetime, limit: int, *, lease: timedelta
+    ) -> list[OutboxItem]:
+        """Claim the pending messages due by ``now`` for ``lease``, oldest first: only the
+        oldest pending message of each recipient, so that a recipient's messages go out in
+        order even when one waits; a message another worker claimed is not due."""
+        return await self._run("claim outbox messages", _claim_outbox, now, limit, now + lease)
+
+    async def release_outbox(self, item_ids: Sequence[int], *, now: datetime) -> None:
+        """Make claimed messages due again (a worker stopping before it sent them)."""
+        if item_ids:
+            statement = (
+                update(outbox)
+                .where(outbox.c.id.in_(item_ids), outbox.c.status == "pending")
+                .values(next_attempt_at=now)
+            )
+            await self._run("update the outbox", _execute, statement)
 
     async def next_outbox_due(self) -> datetime | None:
-        """When the earliest message ``due_outbox`` could return is due, or ``None``."""
+        """When the earliest message ``claim_outbox`` could return is due, or ``None``."""
         query = (
             select(outbox.c.next_attempt_at)
             .where(outbox.c.status == "pending", _first_pending())
@@ -159,6 +176,60 @@ def _error(error: str) -> str:
     except StorageError:
         return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
     return text
+
+
+def _claim_inbox(conn: Connection, now: datetime, limit: int, until: datetime) -> list[InboxItem]:
+    earlier = inbox.alias("earlier")
+    first_of_conversation = ~(
+        select(earlier.c.id)
+        .where(
+            earlier.c.status == "pending",
+            earlier.c.channel == inbox.c.channel,
+            earlier.c.user_id == inbox.c.user_id,
+            earlier.c.id < inbox.c.id,
+        )
+        .exists()
+    )
+    free = or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until <= now)
+    query = (
+        select(inbox)
+        .where(inbox.c.status == "pending", free, first_of_conversation)
+        .order_by(inbox.c.id)
+        .limit(limit)
+        # PostgreSQL: workers claiming at the same moment take different rows (SQLite has
+        # one writer at a time and ignores this).
+        .with_for_update(skip_locked=True, of=inbox)
+    )
+    claimed = []
+    for row in conn.execute(query).all():
+        # Another worker may have claimed it since the read: only one UPDATE matches.
+        taken = conn.execute(
+            update(inbox)
+            .where(inbox.c.id == row.id, inbox.c.status == "pending", free)
+            .values(claimed_until=until)
+        )
+        if taken.rowcount == 1:
+            claimed.append(_inbox_item(row))
+    return claimed
+
+
+def _claim_outbox(conn: Connection, now: datetime, limit: int, until: datetime) -> list[OutboxItem]:
+    due = and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+    query = (
+        select(outbox)
+        .where(due, _first_pending())
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=outbox)
+    )
+    claimed = []
+    for row in conn.execute(query).all():
+        taken = conn.execute(
+            update(outbox).where(outbox.c.id == row.id, due).values(next_attempt_at=until)
+        )
+        if taken.rowcount == 1:
+            claimed.append(_outbox_item(row))
+    return claimed
 
 
 def _first_pending() -> Any:
@@ -280,7 +351,14 @@ def _finish(conn: Connection, item_id: int, rows: list[dict[str, Any]], now: dat
     done = conn.execute(
         update(inbox)
         .where(inbox.c.id == item_id, inbox.c.status == "pending")
-        .values(status="done", processed_at=now, text="", identity_value=None, last_error=None)
+        .values(
+            status="done",
+            processed_at=now,
+            text="",
+            identity_value=None,
+            last_error=None,
+            claimed_until=None,
+        )
     )
     if done.rowcount != 1:
         return False  # finished already (another worker, or a retry after a crash)

@@ -160,13 +160,16 @@ inbox = Table(
     Column("status", String, nullable=False),  # pending, done, failed
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
+    Column("claimed_until", UTCDateTime),  # a worker is processing it until then
     Column("created_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime),
     UniqueConstraint("channel", "platform_id", name="uq_inbox_channel_platform_id"),
     Index("ix_inbox_status_id", "status", "id"),
+    Index("ix_inbox_conversation", "channel", "user_id", "status", "id"),
 )
 
-# Messages to send, with their retry state. The text of a sent message is cleared.
+# Messages to send, with their retry state. The text of a sent message is cleared. A worker
+# claims a message by moving its next_attempt_at past the time the send may take.
 outbox = Table(
     "outbox",
     metadata,

@@ -356,3 +356,23 @@ async def _sent_at_least(platform: Platform, n: int) -> bool:
 
 async def _sent_rows(runtime: Runtime, n: int) -> bool:
     return len(await runtime.store.outbox_items("sent")) >= n
+
+
+async def test_two_workers_on_one_database_answer_each_message_once(
+    bot: tuple[Runtime, Make],
+) -> None:
+    runtime, make = bot
+    platform = Platform()
+    first, second = make(platform, concurrency=2), make(platform, concurrency=2)
+    users = [f"user{n}" for n in range(6)]
+    for n, user in enumerate(users):
+        await first.submit(_message("where is order 1003", f"a{n}", user), recipient=user)
+        await second.submit(_message("bob@example.com", f"b{n}", user), recipient=user)
+    await first.start()
+    await second.start()
+    await eventually(lambda: _sent_rows(runtime, 2 * len(users)), "every reply")
+    await asyncio.sleep(0.2)  # time for a duplicate to show up, if one were coming
+    assert len(platform.sent) == 2 * len(users)
+    for user in users:  # and in each conversation, in order
+        texts = [m.text for m in platform.sent if m.recipient == user]
+        assert "email" in texts[0].lower() and "Zephyr" in texts[1]
