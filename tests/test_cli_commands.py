@@ -25,9 +25,12 @@ SEED_CHAT = "Where is my order #12345?\ncarol@example.com\n"
 TIMEOUT = 120
 
 
+_OWN_VARIABLES = ("SHOPBOT_", "TELEGRAM_", "TWILIO_", "SLACK_", "OPENAI_")
+
+
 def _env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any SHOPBOT_* setting, plus ``extra``."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SHOPBOT_")}
+    """The caller's environment without any setting or credential of ours, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_VARIABLES)}
     return env | extra
 
 
