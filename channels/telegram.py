@@ -30,7 +30,7 @@ from channels.telegram_messages import (
     inbound_from_update,
     parse_update,
 )
-from core.delivery import Inbox
+from core.delivery import ChannelSender, Inbox
 from core.errors import ConfigError, StorageError
 
 __all__ = ["MAX_WEBHOOK_BYTES", "SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel"]
@@ -78,7 +78,7 @@ class TelegramChannel:
     share their own phone number when the bot asks for an order's email.
     """
 
-    name = CHANNEL
+    name: str = CHANNEL
 
     def __init__(
         self,
@@ -94,7 +94,9 @@ class TelegramChannel:
         self._api_url = api_url
         self._polling = polling
         self._client = _BotClient(token, api_url)
-        self.sender = TelegramSender(self._client.bot, share_phone_button=share_phone_button)
+        self.sender: ChannelSender = TelegramSender(
+            self._client.bot, share_phone_button=share_phone_button
+        )
         self.description = (
             "telegram (long polling)" if polling else f"telegram (webhook POST {WEBHOOK_PATH})"
         )

@@ -8,6 +8,7 @@ button belongs to), so any process can answer it.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 from telegram import (
@@ -29,6 +30,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from core.delivery import Capabilities, OutboundMessage
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited, ChannelTimeout
@@ -210,7 +212,9 @@ def channel_error(exc: TelegramError, token: str) -> ChannelError:
     never appears in the message. Raise the result ``from exc``."""
     text = str(exc.message).replace(token, "<token>") if token else str(exc.message)
     if isinstance(exc, RetryAfter):
-        retry_after = exc.retry_after
+        with warnings.catch_warnings():  # PTB 22 announces a type change; both are handled
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            retry_after = exc.retry_after
         seconds = retry_after if isinstance(retry_after, int) else retry_after.total_seconds()
         return ChannelRateLimited(f"Telegram rate limit: {text}", float(seconds))
     if isinstance(exc, InvalidToken):

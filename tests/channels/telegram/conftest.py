@@ -6,15 +6,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 
 from shopbot.app import Runtime
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.conftest import ServeShopbot
 
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 TOKEN = "7000001:AAH-test-token_for-the-fake"
 SECRET = "s3cret_Webhook-value"
 DELIVERY = {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "poll_interval_seconds": 0.2}
@@ -67,3 +70,27 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], what: str) -> 
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+LONG_TOPIC = "Where is my parcel? Tracking, delivery dates and everything about shipping"
+"""A quick-reply label longer than a button's 64-byte callback_data."""
+
+
+def long_greeting() -> str:
+    """A greeting of several paragraphs, about 9,000 characters (a talkative shop owner)."""
+    paragraph = (
+        "Welcome to the Demo Shop! We sell headphones, speakers, chargers and lamps. " * 12
+    ).strip()
+    return "\n\n".join(f"Part {n}. {paragraph}" for n in range(1, 11))
+
+
+@pytest.fixture
+def custom_responses(tmp_path: Path) -> Path:
+    """The shop's reply templates with a very long greeting and a long topic label."""
+    text = (CONFIG_DIR / "responses.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["templates"]["greeting"] = long_greeting()
+    data["topics"] = {LONG_TOPIC: "order_status", **data["topics"]}
+    path = tmp_path / "responses.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path

@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +27,8 @@ class Call:
 
     method: str
     params: Mapping[str, Any]
+    at: float = field(default_factory=time.monotonic)
+    """When it was received (``time.monotonic``)."""
 
 
 class FakeBotApi:

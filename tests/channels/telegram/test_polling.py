@@ -1,0 +1,60 @@
+"""Long polling (``SHOPBOT_TELEGRAM_MODE=polling``, local development without a public URL):
+shopbot fetches updates from the Bot API itself and answers them."""
+
+from __future__ import annotations
+
+from tests.channels.telegram.conftest import DELIVERY, TOKEN, eventually
+from tests.channels.telegram.fake_bot_api import FakeBotApi
+from tests.channels.telegram.updates import callback_update, text_update
+from tests.conftest import ServeShopbot
+
+CAROL = 5550123
+
+
+async def test_polling_answers_updates_fetched_from_telegram(
+    fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot
+) -> None:
+    fake_telegram.queue_update(text_update(41, CAROL, "Where is my order #12345?"))
+    await serve_shopbot(
+        env={"TELEGRAM_BOT_TOKEN": TOKEN},  # no webhook secret needed
+        telegram={"api_url": fake_telegram.url, "mode": "polling"},
+        delivery=DELIVERY,
+    )
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 1, "the bot asks for the email")
+
+    fake_telegram.queue_update(text_update(42, CAROL, "carol@example.com"))
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 2, "the bot answers the status")
+    assert "being processed" in fake_telegram.sent_texts(CAROL)[1]
+
+    methods = [call.method for call in fake_telegram.calls]
+    assert methods.index("deleteWebhook") < methods.index("getUpdates")
+    polls = fake_telegram.calls_to("getUpdates")
+    assert polls[0].params["allowed_updates"] == ["message", "callback_query"]
+    # Each update is confirmed (offset past it) only after it was stored; none is answered twice.
+    await eventually(
+        lambda: any(p.params.get("offset") == "43" for p in fake_telegram.calls_to("getUpdates")),
+        "the offset moves past the last update",
+    )
+    assert len(fake_telegram.sent(CAROL)) == 2
+
+
+async def test_polling_answers_a_button_press_through_the_api(
+    fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot
+) -> None:
+    await serve_shopbot(
+        env={"TELEGRAM_BOT_TOKEN": TOKEN},
+        telegram={"api_url": fake_telegram.url, "mode": "polling"},
+        delivery=DELIVERY,
+    )
+    fake_telegram.queue_update(text_update(1, CAROL, "qwpoeiru zxmcnv"))
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 1, "the bot offers topics")
+    offer = fake_telegram.sent(CAROL)[0].params
+    buttons = [row[0] for row in offer["reply_markup"]["inline_keyboard"]]
+    order_status = next(b for b in buttons if b["text"] == "Order status")
+
+    fake_telegram.queue_update(callback_update(2, CAROL, offer, order_status["callback_data"]))
+
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 2, "the bot answers the topic")
+    assert "order number" in fake_telegram.sent_texts(CAROL)[1]
+    answered = fake_telegram.calls_to("answerCallbackQuery")
+    assert [call.params["callback_query_id"] for call in answered] == ["cbq-2"]
