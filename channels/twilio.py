@@ -67,7 +67,8 @@ class _Rejected(Exception):
 
 
 class _RetryAfterHttpClient:
-    """The library's aiohttp client, composed: it also notes a 429's Retry-After."""
+    """The library's aiohttp client, composed: it also notes a 429's Retry-After, and sends
+    the credentials as a header. The library's log lines leave the Authorization header out."""
 
     is_async = True
 
@@ -87,13 +88,15 @@ class _RetryAfterHttpClient:
         timeout: float | None = None,  # noqa: ASYNC109 - the library's HttpClient interface
         allow_redirects: bool = False,
     ) -> Any:
+        if auth is not None:  # as a header: aiohttp deprecates the auth= the library passes
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
         response = await self._http.request(
             method,
             uri,
             params=params,
             data=data,
             headers=headers,
-            auth=auth,
+            auth=None,
             timeout=timeout,
             allow_redirects=allow_redirects,
         )
