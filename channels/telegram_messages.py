@@ -19,6 +19,7 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
@@ -170,9 +171,10 @@ def callback_data(index: int, label: str) -> str:
 
 def reply_markup(
     message: OutboundMessage, *, share_phone_button: bool
-) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
     """Quick replies as inline buttons, one per row; or, when the bot asks for the order's
-    email, a one-time button sharing the customer's own phone number instead."""
+    email, a one-time button sharing the customer's own phone number instead (any other
+    message takes that button away again, as the customer may have typed the email)."""
     if message.quick_replies:
         rows = [
             [InlineKeyboardButton(label, callback_data=callback_data(index, label))]
@@ -182,7 +184,7 @@ def reply_markup(
     if share_phone_button and message.asks_for == "email":
         button = KeyboardButton(SHARE_PHONE_LABEL, request_contact=True)
         return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
-    return None
+    return ReplyKeyboardRemove() if share_phone_button else None
 
 
 class TelegramSender:

@@ -42,6 +42,7 @@ class FakeBotApi:
         self._updates_changed = asyncio.Event()
         self._send_failures: list[tuple[int, int | None]] = []
         self._failing_status: int | None = None
+        self._updates_failing_status: int | None = None
         self._message_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -73,6 +74,10 @@ class FakeBotApi:
         """Answer every ``sendMessage`` with ``status`` until called with ``None``."""
         self._failing_status = status
 
+    def fail_get_updates(self, status: int | None) -> None:
+        """Answer every ``getUpdates`` with ``status`` (409: another poller) until ``None``."""
+        self._updates_failing_status = status
+
     # -- what a test asserts on ------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -102,6 +107,10 @@ class FakeBotApi:
         if method == "getMe":
             return _ok(BOT_USER)
         if method == "getUpdates":
+            if self._updates_failing_status is not None:
+                return _error(
+                    self._updates_failing_status, "Conflict: terminated by other getUpdates request"
+                )
             return _ok(await self._get_updates(params))
         if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return _ok(True)

@@ -26,6 +26,7 @@ async def test_sharing_own_phone_number_shows_the_order_without_an_email(
     await eventually(lambda: len(fake.sent(CAROL)) == 2, "the bot answers the shared number")
     answer = fake.sent_texts(CAROL)[1]
     assert "#12345" in answer and "being processed" in answer
+    assert fake.sent(CAROL)[1].params["reply_markup"] == {"remove_keyboard": True}
 
 
 async def test_sharing_someone_elses_number_does_not_reveal_their_order(
@@ -43,3 +44,17 @@ async def test_sharing_someone_elses_number_does_not_reveal_their_order(
     for text in fake.sent_texts(MALLORY):
         assert "being processed" not in text and "Aurora" not in text
         assert "email address you used for order #12345" in text  # still asked to prove it
+
+
+async def test_typing_the_email_instead_takes_the_phone_button_away(
+    telegram_shop: TelegramShop,
+) -> None:
+    fake = telegram_shop.fake
+    await telegram_shop.post(text_update(1, CAROL, "Where is my order #12345?"))
+    await telegram_shop.post(text_update(2, CAROL, "carol@example.com"))
+
+    await eventually(lambda: len(fake.sent(CAROL)) == 2, "the bot answers the email")
+    asked, answered = (call.params for call in fake.sent(CAROL))
+    assert asked["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    assert "being processed" in answered["text"]
+    assert answered["reply_markup"] == {"remove_keyboard": True}

@@ -58,3 +58,22 @@ async def test_polling_answers_a_button_press_through_the_api(
     assert "order number" in fake_telegram.sent_texts(CAROL)[1]
     answered = fake_telegram.calls_to("answerCallbackQuery")
     assert [call.params["callback_query_id"] for call in answered] == ["cbq-2"]
+
+
+async def test_polling_backs_off_while_telegram_refuses_and_then_recovers(
+    fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot
+) -> None:
+    fake_telegram.fail_get_updates(409)  # e.g. another process polls the same bot
+    await serve_shopbot(
+        env={"TELEGRAM_BOT_TOKEN": TOKEN},
+        telegram={"api_url": fake_telegram.url, "mode": "polling"},
+        delivery=DELIVERY,
+    )
+    await eventually(lambda: len(fake_telegram.calls_to("getUpdates")) >= 3, "it keeps trying")
+    times = [call.at for call in fake_telegram.calls_to("getUpdates")[:3]]
+    first_wait, second_wait = times[1] - times[0], times[2] - times[1]
+    assert first_wait >= 0.4 and second_wait > first_wait  # growing waits, no busy loop
+
+    fake_telegram.fail_get_updates(None)
+    fake_telegram.queue_update(text_update(1, CAROL, "bye"))
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 1, "it answers once Telegram does")

@@ -189,3 +189,20 @@ async def test_updates_shopbot_does_not_answer_are_acknowledged_and_ignored(
     await telegram_shop.post(text_update(4, CAROL, "bye"))
     await eventually(lambda: len(fake.sent()) >= 1, "the text message is answered")
     assert fake.sent_texts() == ["Thanks for getting in touch. Have a great day!"]
+
+
+async def test_database_down_answers_503_so_telegram_retries_later(
+    telegram_shop: TelegramShop,
+) -> None:
+    fake = telegram_shop.fake
+    store = telegram_shop.runtime.store
+    await store.stop()  # the conversation database is unreachable
+    try:
+        status, _ = await telegram_shop.post(text_update(1, CAROL, "bye"))
+        assert status == 503  # not acknowledged: nothing was stored
+    finally:
+        await store.start()
+
+    status, _ = await telegram_shop.post(text_update(1, CAROL, "bye"))  # Telegram's retry
+    assert status == 200
+    await eventually(lambda: len(fake.sent(CAROL)) == 1, "the retried update is answered")
