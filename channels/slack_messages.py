@@ -89,16 +89,19 @@ def escape(text: str) -> str:
 
 
 def _sections(text: str) -> list[str]:
-    """The escaped text in pieces of at most ``SECTION_LIMIT`` (escaping lengthens it), never
-    cutting an escape in two."""
+    """The escaped text in pieces of at most ``SECTION_LIMIT`` (escaping lengthens it), cut
+    after a space where there is one, and never inside an escape."""
     pieces: list[str] = []
-    current: list[str] = []
+    current: list[str] = []  # one entry per character of ``text``, escaped
     size = 0
     for ch in text:
         piece = _ESCAPES.get(ch, ch)
         if size + len(piece) > SECTION_LIMIT:
-            pieces.append("".join(current))
-            current, size = [], 0
+            cut = max((i for i, p in enumerate(current) if p.isspace()), default=-1) + 1
+            cut = cut or len(current)  # one unbroken word: cut it between characters
+            pieces.append("".join(current[:cut]))
+            current = current[cut:]
+            size = sum(len(p) for p in current)
         current.append(piece)
         size += len(piece)
     if current:

@@ -108,7 +108,7 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         answer = self._answer(method, params, token)
-        body = json.loads(answer.text) if answer.content_type == "application/json" else {}
+        body = json.loads(answer.text or "{}") if answer.content_type == "application/json" else {}
         params["_ok"] = answer.status == 200 and body.get("ok") is True
         self.calls.append(Call(method, params, token))
         return answer
