@@ -19,6 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
@@ -153,7 +154,7 @@ class SlackChannel:
                 return self._bot
             try:
                 answer = await self._client.auth_test()
-            except (SlackClientError, OSError, TimeoutError) as exc:
+            except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise channel_error(exc) from exc
             self._bot = SlackBot(
                 team_id=str(answer.get("team_id", "")),
