@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import ConfigError
 
@@ -24,6 +25,7 @@ __all__ = [
     "CRMSettings",
     "DeliverySettings",
     "DialogueSettings",
+    "LLMSettings",
     "NLUSettings",
     "PrivacySettings",
     "Secrets",
@@ -167,6 +169,58 @@ class DeliverySettings(_Section):
     """How often the outbox and inbox are checked for work queued by other processes."""
 
 
+class LLMSettings(_Section):
+    """The language model (core/llm): used exactly when its key is in the environment
+    (``OPENAI_API_KEY``, or the variable named by ``api_key_env``); without one the local
+    pipeline answers alone, as before. A local server that needs no key (Ollama, llama.cpp)
+    still needs the variable set, to any value: the key is the one switch that turns the
+    model on.
+    """
+
+    provider: Literal["openai", "azure"] = "openai"
+    """``openai``: OpenAI or any OpenAI-compatible server (``base_url``); ``azure``: Azure
+    OpenAI (``azure_endpoint``; ``model`` is then the deployment name)."""
+    # A GPT-4-class model with structured outputs, cheap and fast enough to sit inside a
+    # chat turn; shops wanting more pay per token for e.g. gpt-4o.
+    model: str = Field("gpt-4o-mini", min_length=1)
+    base_url: str | None = None
+    """An OpenAI-compatible server (``http://localhost:11434/v1`` for Ollama, a vLLM or
+    llama.cpp server); ``None``: OpenAI's own API."""
+    azure_endpoint: str | None = None
+    """``https://RESOURCE.openai.azure.com`` (provider ``azure`` only)."""
+    azure_api_version: str = Field("2024-10-21", min_length=1)
+    """The Azure OpenAI REST API version (this one is GA and has structured outputs)."""
+    timeout_seconds: float = Field(10.0, gt=0)
+    """Per attempt; a call that takes longer counts as unavailable."""
+    max_retries: int = Field(2, ge=0)
+    """Retries after a 429, a 5xx, a timeout or a connection error (with back-off)."""
+    max_tokens: int = Field(400, ge=1)
+    """Upper bound on the tokens the model may generate per call."""
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The NAME of the environment variable holding the key (the key itself is never
+    configured in a file)."""
+    breaker_failures: int = Field(5, ge=1)
+    """Consecutive failed calls after which the model is not called for a while..."""
+    breaker_cooldown_seconds: float = Field(30.0, gt=0)
+    """...this long; then one trial call decides whether it is back."""
+    cascade_threshold: float = Field(0.75, ge=0.0, le=1.0)
+    """The local intent classifier's confidence under which a message also goes to the
+    model. Higher: more messages reach the model (better understanding, more cost and
+    latency); 0 never asks it. 0.75 sends roughly the uncertain quarter of messages."""
+
+    @field_validator("azure_api_version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        # Unquoted in YAML, 2024-10-21 is read as a date.
+        return value.isoformat() if isinstance(value, date) else value
+
+    @model_validator(mode="after")
+    def _azure_needs_endpoint(self) -> LLMSettings:
+        if self.provider == "azure" and not self.azure_endpoint:
+            raise ValueError("azure_endpoint is required when provider is azure")
+        return self
+
+
 class CRMSettings(_Section):
     adapter: str = Field("demo", pattern="^(demo)$")
     demo_database: Path | None = None
@@ -186,6 +240,8 @@ class Secrets(_Section):
     twilio_auth_token: str | None = None  # TWILIO_AUTH_TOKEN
     slack_bot_token: str | None = None  # SLACK_BOT_TOKEN
     slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET
+    # The language model's key: OPENAI_API_KEY, or the variable named by llm.api_key_env.
+    openai_api_key: str | None = Field(None, repr=False)
 
     @staticmethod
     def env_var(name: str) -> str:
@@ -201,6 +257,7 @@ _PLATFORM_SECRETS = frozenset(
         "twilio_auth_token",
         "slack_bot_token",
         "slack_signing_secret",
+        "openai_api_key",
     }
 )
 
@@ -223,7 +280,13 @@ class Settings(_Section):
     twilio: TwilioSettings = TwilioSettings()
     slack: SlackSettings = SlackSettings()
     delivery: DeliverySettings = DeliverySettings()
+    llm: LLMSettings = LLMSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+
+    @property
+    def llm_api_key(self) -> str | None:
+        """The language model's key; ``None``: no model, the local pipeline answers alone."""
+        return self.secrets.openai_api_key
 
     @property
     def database_url(self) -> str:
@@ -282,6 +345,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _secret_env_var(name: str, data: Mapping[str, Any]) -> str:
+    """The variable secret ``name`` comes from; the model's key is under a configurable name."""
+    if name != "openai_api_key":
+        return Secrets.env_var(name)
+    llm = data.get("llm")
+    configured = llm.get("api_key_env") if isinstance(llm, Mapping) else None
+    return configured if isinstance(configured, str) and configured else Secrets.env_var(name)
+
+
 def load_settings(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -297,7 +369,7 @@ def load_settings(
     data = _merge(data, _env_overrides(env))
     data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
     data["secrets"] = {
-        name: env.get(Secrets.env_var(name)) or None for name in Secrets.model_fields
+        name: env.get(_secret_env_var(name, data)) or None for name in Secrets.model_fields
     }
     try:
         return Settings.model_validate(data)

@@ -11,7 +11,11 @@ __all__ = [
     "ChannelTimeout",
     "ConcurrentUpdate",
     "ConfigError",
+    "LLMAuthError",
+    "LLMBadOutput",
     "LLMError",
+    "LLMRateLimited",
+    "LLMUnavailable",
     "ShopbotError",
     "StorageError",
 ]
@@ -68,3 +72,30 @@ class CRMUnavailable(CRMError):
 
 class LLMError(ShopbotError):
     """A language-model call failed."""
+
+
+class LLMUnavailable(LLMError):
+    """The model endpoint cannot be reached, timed out, answered 5xx, or its circuit is open.
+
+    Retryable; ``retry_after`` is the server's hint in seconds when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMRateLimited(LLMError):
+    """The model endpoint answered 429: too many requests or tokens, or quota exhausted."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMAuthError(LLMError):
+    """The endpoint refused our key (401/403): a configuration problem, never retried."""
+
+
+class LLMBadOutput(LLMError):
+    """The model answered, but not with what was asked: malformed JSON, a refusal, no choice."""

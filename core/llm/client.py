@@ -1,0 +1,358 @@
+"""The one way shopbot talks to a language model: chat completions through the official
+``openai`` package (OpenAI, Azure OpenAI, or any OpenAI-compatible server such as vLLM, Ollama
+or llama.cpp).
+
+The client composes the SDK's async client with its own retries (the SDK's are switched off so
+there is one policy, one count and one place that honours retry-after), a circuit breaker and
+an observer for metrics. Vendor errors become :mod:`core.errors` in :func:`map_openai_error`.
+Prompts and completions are personal data: they are never logged, nor is the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import openai
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+from openai.types.chat.completion_create_params import ResponseFormat
+
+from core.errors import (
+    LLMAuthError,
+    LLMBadOutput,
+    LLMError,
+    LLMRateLimited,
+    LLMUnavailable,
+)
+from core.llm.breaker import CircuitBreaker
+from core.llm.retry import RetryPolicy, retry_after_seconds
+from core.llm.types import ChatMessage, LLMObserver, LLMOutcome, LLMResponse, NullObserver
+
+__all__ = ["LLMClient", "LLMEndpoint", "map_openai_error"]
+
+log = logging.getLogger(__name__)
+
+Provider = Literal["openai", "azure"]
+_OPENAI_URL = "https://api.openai.com/v1"
+# A breaker that never opens, for clients built without one.
+_NEVER_OPENS = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class LLMEndpoint:
+    """Where the model lives and how to reach it.
+
+    ``model`` is the model name (for Azure: the deployment name). ``base_url`` points the
+    ``openai`` provider at an OpenAI-compatible server; ``None`` is OpenAI itself. The key is
+    kept out of ``repr``.
+    """
+
+    api_key: str = field(repr=False)
+    model: str
+    provider: Provider = "openai"
+    base_url: str | None = None
+    azure_endpoint: str | None = None
+    azure_api_version: str | None = None
+
+
+def map_openai_error(exc: openai.OpenAIError) -> LLMError:
+    """The :mod:`core.errors` exception for a failure of the ``openai`` package.
+
+    Timeouts, connection errors, 408/409 and 5xx → :class:`LLMUnavailable` (retryable);
+    429 → :class:`LLMRateLimited` with the server's retry-after; 401/403 →
+    :class:`LLMAuthError`; an unreadable response → :class:`LLMBadOutput`; any other 4xx
+    (a bad request, an unknown model) → :class:`LLMError`, not retried. Messages carry the
+    status and error type, never the request or response bodies.
+    """
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMUnavailable("the model endpoint timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMUnavailable("cannot connect to the model endpoint")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return LLMBadOutput("the model endpoint's response is not a chat completion")
+    if not isinstance(exc, openai.APIStatusError):
+        return LLMError(f"model call failed: {type(exc).__name__}")
+    status = exc.status_code
+    detail = f"model endpoint answered {status}" + (f" ({exc.code})" if exc.code else "")
+    retry_after = retry_after_seconds(exc.response.headers)
+    if status == 429:
+        return LLMRateLimited(detail, retry_after)
+    if status in (401, 403):
+        return LLMAuthError(detail)
+    if status in (408, 409) or status >= 500:
+        return LLMUnavailable(detail, retry_after)
+    return LLMError(detail)
+
+
+def _outcome(error: LLMError) -> LLMOutcome:
+    if isinstance(error, LLMBadOutput):
+        return "bad_output"
+    if isinstance(error, LLMRateLimited):
+        return "rate_limited"
+    if isinstance(error, LLMUnavailable):
+        return "unavailable"
+    if isinstance(error, LLMAuthError):
+        return "auth"
+    return "error"
+
+
+def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
+    if message.role == "assistant":
+        return ChatCompletionAssistantMessageParam(role="assistant", content=message.content)
+    return ChatCompletionUserMessageParam(role="user", content=message.content)
+
+
+def _first_message_text(completion: ChatCompletion) -> str:
+    """The text of the first choice; :class:`LLMBadOutput` for no choice, a refusal or no text."""
+    if not completion.choices:
+        raise LLMBadOutput("the model answered with no choices")
+    message = completion.choices[0].message
+    if message.refusal:
+        raise LLMBadOutput("the model refused to answer")
+    if not message.content or not message.content.strip():
+        raise LLMBadOutput("the model answered with no text")
+    return message.content
+
+
+def _parse_object(content: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise LLMBadOutput("the model's structured answer is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise LLMBadOutput("the model's structured answer is not a JSON object")
+    return data
+
+
+_Parser = Callable[[ChatCompletion], tuple[str, dict[str, Any] | None]]
+
+
+def _parse_text(completion: ChatCompletion) -> tuple[str, dict[str, Any] | None]:
+    return _first_message_text(completion).strip(), None
+
+
+def _parse_structured(completion: ChatCompletion) -> tuple[str, dict[str, Any] | None]:
+    content = _first_message_text(completion)
+    return content, _parse_object(content)
+
+
+class LLMClient:
+    """Chat completions with retries, a circuit breaker and metrics.
+
+    Owned by the app: :meth:`start` before the first call, :meth:`stop` at shutdown (closes the
+    HTTP connections). Every failure is raised as an :class:`~core.errors.LLMError`, so the
+    caller can fall back to the local pipeline with one ``except``.
+    """
+
+    def __init__(
+        self,
+        endpoint: LLMEndpoint,
+        *,
+        timeout_seconds: float = 10.0,
+        max_tokens: int = 400,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        observer: LLMObserver | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._timeout = timeout_seconds
+        self._max_tokens = max_tokens
+        self._retry = retry or RetryPolicy()
+        self._breaker = breaker or CircuitBreaker(_NEVER_OPENS, 0.0)
+        self._observer: LLMObserver = observer or NullObserver()
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def model(self) -> str:
+        """The model (Azure: deployment) every call asks for."""
+        return self._endpoint.model
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker guarding the endpoint."""
+        return self._breaker
+
+    async def start(self) -> None:
+        """Create the SDK client (no network traffic yet)."""
+        if self._client is None:
+            self._client = self._sdk_client()
+
+    async def stop(self) -> None:
+        """Close the HTTP connections; the client may be started again."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def structured(
+        self,
+        *,
+        purpose: str,
+        system: str,
+        messages: Sequence[ChatMessage],
+        schema_name: str,
+        schema: Mapping[str, Any],
+        temperature: float = 0.0,
+    ) -> LLMResponse:
+        """A JSON object following ``schema`` (structured output, ``strict``).
+
+        ``purpose`` names the stage for the metrics (``extraction``, ``reply`` …).
+        Raises :class:`LLMBadOutput` when the answer is not a JSON object, and the other
+        :class:`LLMError` kinds when the call fails.
+        """
+        response_format: ResponseFormat = {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "schema": dict(schema), "strict": True},
+        }
+        return await self._run(
+            purpose, system, messages, temperature, _parse_structured, response_format
+        )
+
+    async def text(
+        self,
+        *,
+        purpose: str,
+        system: str,
+        messages: Sequence[ChatMessage],
+        temperature: float = 0.2,
+    ) -> LLMResponse:
+        """Plain text (``data`` is ``None``); :class:`LLMBadOutput` when there is none."""
+        return await self._run(purpose, system, messages, temperature, _parse_text, None)
+
+    def _sdk_client(self) -> openai.AsyncOpenAI:
+        endpoint = self._endpoint
+        if endpoint.provider == "azure":
+            if not endpoint.azure_endpoint or not endpoint.azure_api_version:
+                raise ValueError("azure needs azure_endpoint and azure_api_version")
+            # No azure_deployment: the SDK puts the model name into /deployments/{model}.
+            return openai.AsyncAzureOpenAI(
+                azure_endpoint=endpoint.azure_endpoint,
+                api_version=endpoint.azure_api_version,
+                api_key=endpoint.api_key,
+                timeout=self._timeout,
+                max_retries=0,
+            )
+        return openai.AsyncOpenAI(
+            api_key=endpoint.api_key,
+            # Explicit, so the SDK does not pick OPENAI_BASE_URL from the environment.
+            base_url=endpoint.base_url or _OPENAI_URL,
+            timeout=self._timeout,
+            max_retries=0,
+        )
+
+    async def _run(
+        self,
+        purpose: str,
+        system: str,
+        messages: Sequence[ChatMessage],
+        temperature: float,
+        parse: _Parser,
+        response_format: ResponseFormat | None,
+    ) -> LLMResponse:
+        if not self._breaker.allow():
+            self._observe(purpose, "circuit_open", 0.0, None)
+            raise LLMUnavailable("the model endpoint's circuit is open")
+        started = time.perf_counter()
+        completion: ChatCompletion | None = None
+        try:
+            completion = await self._complete(system, messages, temperature, response_format)
+            content, data = parse(completion)
+        except LLMError as error:
+            self._settle(error)
+            # A bad answer still cost its tokens.
+            self._observe(purpose, _outcome(error), time.perf_counter() - started, completion)
+            log.info("llm %s call failed: %s", purpose, error)
+            raise
+        except BaseException:
+            self._breaker.record_abandoned()
+            raise
+        self._breaker.record_success()
+        seconds = time.perf_counter() - started
+        self._observe(purpose, "ok", seconds, completion)
+        return self._response(purpose, completion, content, data, seconds)
+
+    def _settle(self, error: LLMError) -> None:
+        """Report a failed call to the breaker: an endpoint that answered is up."""
+        if isinstance(error, LLMBadOutput):
+            self._breaker.record_success()
+        else:
+            self._breaker.record_failure()
+
+    async def _complete(
+        self,
+        system: str,
+        messages: Sequence[ChatMessage],
+        temperature: float,
+        response_format: ResponseFormat | None,
+    ) -> ChatCompletion:
+        """One chat completion, retried as the policy says."""
+        if self._client is None:
+            raise RuntimeError("LLMClient.start() was not called")
+        params: list[ChatCompletionMessageParam] = [
+            ChatCompletionSystemMessageParam(role="system", content=system),
+            *(_message_param(message) for message in messages),
+        ]
+        attempt = 0
+        while True:
+            try:
+                return await self._client.chat.completions.create(
+                    model=self._endpoint.model,
+                    messages=params,
+                    # max_tokens, not max_completion_tokens: the one that OpenAI-compatible
+                    # servers (vLLM, Ollama, llama.cpp) and Azure all accept.
+                    max_tokens=self._max_tokens,
+                    temperature=temperature,
+                    response_format=response_format or openai.omit,
+                )
+            except openai.OpenAIError as exc:
+                error = map_openai_error(exc)
+                delay = self._retry.delay_before_retry(attempt, error)
+                if delay is None:
+                    raise error from exc
+                log.info("llm call failed (%s); retry %d in %.2fs", error, attempt + 1, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _observe(
+        self,
+        purpose: str,
+        outcome: LLMOutcome,
+        seconds: float,
+        completion: ChatCompletion | None,
+    ) -> None:
+        usage = completion.usage if completion is not None else None
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        self._observer.observe_llm_call(
+            purpose, self._endpoint.model, outcome, seconds, tokens_in, tokens_out
+        )
+
+    def _response(
+        self,
+        purpose: str,
+        completion: ChatCompletion,
+        content: str,
+        data: dict[str, Any] | None,
+        seconds: float,
+    ) -> LLMResponse:
+        usage = completion.usage
+        return LLMResponse(
+            content=content,
+            data=data,
+            model=completion.model or self._endpoint.model,
+            tokens_in=usage.prompt_tokens if usage else 0,
+            tokens_out=usage.completion_tokens if usage else 0,
+            latency_seconds=seconds,
+            purpose=purpose,
+            finish_reason=completion.choices[0].finish_reason if completion.choices else None,
+        )
