@@ -135,6 +135,15 @@ def _parse_object(content: str) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    system: str
+    messages: Sequence[ChatMessage]
+    temperature: float
+    response_format: ResponseFormat | None
+    deadline_seconds: float | None
+
+
 _Parser = Callable[[ChatCompletion], tuple[str, dict[str, Any] | None]]
 
 
@@ -203,10 +212,15 @@ class LLMClient:
         schema_name: str,
         schema: Mapping[str, Any],
         temperature: float = 0.0,
+        deadline_seconds: float | None = None,
     ) -> LLMResponse:
         """A JSON object following ``schema`` (structured output, ``strict``).
 
         ``purpose`` names the stage for the metrics (``extraction``, ``reply`` …).
+        ``deadline_seconds`` bounds the whole call, retries and waits included (the client's
+        timeout bounds each attempt); past it the call fails with :class:`LLMUnavailable`
+        and counts as a failure for the circuit breaker. Use it rather than cancelling the
+        call from outside, which the breaker cannot count.
         Raises :class:`LLMBadOutput` when the answer is not a JSON object, and the other
         :class:`LLMError` kinds when the call fails.
         """
@@ -214,9 +228,8 @@ class LLMClient:
             "type": "json_schema",
             "json_schema": {"name": schema_name, "schema": dict(schema), "strict": True},
         }
-        return await self._run(
-            purpose, system, messages, temperature, _parse_structured, response_format
-        )
+        request = _Request(system, messages, temperature, response_format, deadline_seconds)
+        return await self._run(purpose, request, _parse_structured)
 
     async def text(
         self,
@@ -225,9 +238,14 @@ class LLMClient:
         system: str,
         messages: Sequence[ChatMessage],
         temperature: float = 0.2,
+        deadline_seconds: float | None = None,
     ) -> LLMResponse:
-        """Plain text (``data`` is ``None``); :class:`LLMBadOutput` when there is none."""
-        return await self._run(purpose, system, messages, temperature, _parse_text, None)
+        """Plain text (``data`` is ``None``); :class:`LLMBadOutput` when there is none.
+
+        ``purpose`` and ``deadline_seconds`` as for :meth:`structured`.
+        """
+        request = _Request(system, messages, temperature, None, deadline_seconds)
+        return await self._run(purpose, request, _parse_text)
 
     def _sdk_client(self) -> openai.AsyncOpenAI:
         endpoint = self._endpoint
@@ -250,22 +268,14 @@ class LLMClient:
             max_retries=0,
         )
 
-    async def _run(
-        self,
-        purpose: str,
-        system: str,
-        messages: Sequence[ChatMessage],
-        temperature: float,
-        parse: _Parser,
-        response_format: ResponseFormat | None,
-    ) -> LLMResponse:
+    async def _run(self, purpose: str, request: _Request, parse: _Parser) -> LLMResponse:
         if not self._breaker.allow():
             self._observe(purpose, "circuit_open", 0.0, None)
             raise LLMUnavailable("the model endpoint's circuit is open")
         started = time.perf_counter()
         completion: ChatCompletion | None = None
         try:
-            completion = await self._complete(system, messages, temperature, response_format)
+            completion = await self._complete_within_deadline(request)
             content, data = parse(completion)
         except LLMError as error:
             self._settle(error)
@@ -288,19 +298,22 @@ class LLMClient:
         else:
             self._breaker.record_failure()
 
-    async def _complete(
-        self,
-        system: str,
-        messages: Sequence[ChatMessage],
-        temperature: float,
-        response_format: ResponseFormat | None,
-    ) -> ChatCompletion:
+    async def _complete_within_deadline(self, request: _Request) -> ChatCompletion:
+        if request.deadline_seconds is None:
+            return await self._complete(request)
+        try:
+            async with asyncio.timeout(request.deadline_seconds):
+                return await self._complete(request)
+        except TimeoutError as exc:
+            raise LLMUnavailable("the model call ran past its deadline") from exc
+
+    async def _complete(self, request: _Request) -> ChatCompletion:
         """One chat completion, retried as the policy says."""
         if self._client is None:
             raise RuntimeError("LLMClient.start() was not called")
         params: list[ChatCompletionMessageParam] = [
-            ChatCompletionSystemMessageParam(role="system", content=system),
-            *(_message_param(message) for message in messages),
+            ChatCompletionSystemMessageParam(role="system", content=request.system),
+            *(_message_param(message) for message in request.messages),
         ]
         attempt = 0
         while True:
@@ -311,8 +324,8 @@ class LLMClient:
                     # max_tokens, not max_completion_tokens: the one that OpenAI-compatible
                     # servers (vLLM, Ollama, llama.cpp) and Azure all accept.
                     max_tokens=self._max_tokens,
-                    temperature=temperature,
-                    response_format=response_format or openai.omit,
+                    temperature=request.temperature,
+                    response_format=request.response_format or openai.omit,
                 )
             except openai.OpenAIError as exc:
                 error = map_openai_error(exc)

@@ -15,6 +15,7 @@ import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,9 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._default = self._reply("Hello from the fake.", (10, 5))
+        self._responder: Callable[[RecordedRequest], Reply] | None = None
+        self.latency_seconds = 0.0
+        """How long every answer takes (a benchmark sets 0.8 for a realistic model)."""
         self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -136,6 +140,11 @@ class FakeOpenAI:
     def always(self, reply: Reply) -> None:
         """Answer with ``reply`` once the script is used up."""
         self._default = reply
+
+    def respond_with(self, responder: Callable[[RecordedRequest], Reply] | None) -> None:
+        """Once the script is used up, answer each request with ``responder(request)``:
+        for replies that depend on the prompt (e.g. echoing a fact it was given)."""
+        self._responder = responder
 
     def json_reply(self, data: object, tokens: tuple[int, int] = (120, 30)) -> Reply:
         """Structured output: ``data`` as the message content."""
@@ -208,7 +217,15 @@ class FakeOpenAI:
                 at=time.monotonic(),
             )
         )
-        reply = self._script.popleft() if self._script else self._default
+        recorded = self.requests[-1]
+        if self._script:
+            reply = self._script.popleft()
+        elif self._responder is not None:
+            reply = self._responder(recorded)
+        else:
+            reply = self._default
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
         if reply.hang:
             await self._released.wait()
             raise web.HTTPServiceUnavailable()

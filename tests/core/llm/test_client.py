@@ -277,3 +277,29 @@ async def test_neither_the_prompt_nor_the_key_is_logged(
         assert "4111" not in message
         assert API_KEY not in message
         assert record.levelno <= logging.INFO
+
+
+async def test_a_deadline_bounds_the_whole_call_and_counts_for_the_breaker(
+    fake_openai: FakeOpenAI, make_client: ClientFactory, metrics: Metrics
+) -> None:
+    fake_openai.always(fake_openai.hang_reply())
+    client = await make_client(timeout_seconds=5.0, max_retries=2)
+    started = time.monotonic()
+    with pytest.raises(LLMUnavailable, match="deadline"):
+        await client.text(purpose="reply", system="s", messages=QUESTION, deadline_seconds=0.3)
+    assert time.monotonic() - started < 1.5
+    assert client.breaker.consecutive_failures == 1
+    assert calls(metrics, "unavailable", purpose="reply") == 1
+
+
+async def test_a_slow_model_is_waited_for_within_the_timeout(
+    fake_openai: FakeOpenAI, make_client: ClientFactory
+) -> None:
+    fake_openai.latency_seconds = 0.2
+    fake_openai.respond_with(
+        lambda request: fake_openai.text_reply(f"You said: {request.messages[-1]['content']}")
+    )
+    client = await make_client(timeout_seconds=1.0)
+    response = await client.text(purpose="reply", system="s", messages=QUESTION)
+    assert response.content == "You said: where is my order 12345?"
+    assert response.latency_seconds >= 0.2
