@@ -31,7 +31,9 @@ def utcnow() -> datetime:
 class Identity:
     """An identity a channel has verified itself, e.g. the phone number an SMS came from.
 
-    ``kind`` is ``"phone"`` or ``"email"``; ``value`` is normalised (E.164 phone, lower-case email).
+    ``kind`` is ``"phone"`` or ``"email"`` (``value`` normalised: E.164 phone, lower-case email),
+    or ``"staff"`` for the shop's own staff on a staff channel (``value`` names the staff member;
+    see ``core.verification``). Only a channel sets it, from what the platform proves.
     """
 
     kind: str

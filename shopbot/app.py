@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from channels.api import create_api_app
+from channels.platform import PlatformChannel
 from channels.web import WebOptions, add_web_routes, create_web_chat, load_web_secret
 from config.settings import Settings
 from core.articles import ArticleIndex
+from core.dispatch import Dispatcher
 from core.engine import Engine, EngineOptions
 from core.errors import ConfigError
 from core.extraction import LocalExtractor
@@ -29,7 +31,7 @@ from core.verification import Verifier, VerifierPolicy
 from core.vocabulary import domain_vocabulary
 from crm_adapters.demo import DemoShop
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Runtime", "build_runtime", "platform_channels"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ class Runtime:
         self.shop = DemoShop(settings.demo_database_path)
         self.training_data: TrainingData = _training_data(settings)
         self.responses: Responses = _responses(settings, self.training_data)
+        self.channels: list[PlatformChannel] = platform_channels(settings)
+        """The messaging platforms whose credentials are set (Telegram, Twilio, Slack)."""
+        self.dispatcher: Dispatcher | None = None
         self._engine: Engine | None = None
 
     @property
@@ -57,19 +62,51 @@ class Runtime:
             raise RuntimeError("Runtime.start() has not been awaited")
         return self._engine
 
-    async def start(self) -> None:
-        """Open the databases (seeding the demo shop on first run) and load or train the model."""
+    async def start(self, *, platforms: bool = True) -> None:
+        """Open the databases (seeding the demo shop on first run) and load or train the model;
+        then, unless ``platforms`` is false (a terminal chat), start the messaging platforms."""
         await self.store.start()
-        await self.shop.start()
-        classifier = await asyncio.to_thread(
-            load_or_train,
-            self.training_data,
-            self.settings.data_dir / "models",
-            threshold=self.settings.nlu.threshold,
+        try:
+            await self.shop.start()
+            classifier = await asyncio.to_thread(
+                load_or_train,
+                self.training_data,
+                self.settings.data_dir / "models",
+                threshold=self.settings.nlu.threshold,
+            )
+            self._engine = await self._build_engine(classifier)
+            if platforms and self.channels:
+                await self._start_channels(self._engine)
+        except BaseException:  # e.g. a platform refused its token: leave nothing running
+            await self.stop()
+            raise
+
+    async def _start_channels(self, engine: Engine) -> None:
+        """Answer the platforms' messages through the inbox and send replies from the outbox."""
+        delivery = self.settings.delivery
+        self.dispatcher = Dispatcher(
+            engine,
+            self.store,
+            {channel.name: channel.sender for channel in self.channels},
+            metrics=self.metrics,
+            max_attempts=delivery.max_attempts,
+            base_delay=delivery.base_delay_seconds,
+            max_delay=delivery.max_delay_seconds,
+            send_timeout=delivery.send_timeout_seconds,
+            concurrency=delivery.concurrency,
+            poll_interval=delivery.poll_interval_seconds,
         )
-        self._engine = await self._build_engine(classifier)
+        await self.dispatcher.start()
+        for channel in self.channels:
+            await channel.start(self.dispatcher)
 
     async def stop(self) -> None:
+        """Stop the platforms, the dispatcher and the databases; safe after a failed start."""
+        if self.dispatcher is not None:
+            for channel in self.channels:
+                await channel.stop()
+            await self.dispatcher.stop()
+            self.dispatcher = None
         self._engine = None
         await self.shop.stop()
         await self.store.stop()
@@ -87,6 +124,8 @@ class Runtime:
         )
         if settings.web.enabled:
             self._add_web_chat(app)
+        for channel in self.channels:
+            channel.add_routes(app)
         return app
 
     def _add_web_chat(self, app: web.Application) -> None:
@@ -176,6 +215,99 @@ def _responses(settings: Settings, data: TrainingData) -> Responses:
         )
     except (OSError, ValueError) as exc:
         raise ConfigError("responses", str(exc)) from exc
+
+
+def platform_channels(settings: Settings) -> list[PlatformChannel]:
+    """The messaging platforms whose credentials are in the environment, not yet started.
+
+    A platform is on exactly when its credentials are set; one with only some of them set is
+    left off with a warning naming what is missing. Raises ConfigError for a platform that
+    cannot work as configured (a Telegram webhook without its secret, Twilio without the
+    public URL it signs with).
+    """
+    return [
+        channel
+        for channel in (_telegram(settings), _twilio(settings), _slack(settings))
+        if channel is not None
+    ]
+
+
+def _present(platform: str, variables: dict[str, str | None]) -> bool:
+    """Whether all of a platform's credentials are set; warns when only some are."""
+    missing = [name for name, value in variables.items() if not value]
+    if missing and len(missing) < len(variables):
+        log.warning("%s is off: %s not set", platform, ", ".join(missing))
+    return not missing
+
+
+def _telegram(settings: Settings) -> PlatformChannel | None:
+    secrets = settings.secrets
+    if not secrets.telegram_bot_token:
+        return None
+    telegram = settings.telegram
+    if telegram.mode == "webhook" and not secrets.telegram_webhook_secret:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET",
+            "Telegram webhooks need a secret (any 1-256 of A-Z a-z 0-9 _ -); "
+            "or set SHOPBOT_TELEGRAM_MODE=polling for local development",
+        )
+    from channels.telegram import TelegramChannel  # the SDKs load only when used
+
+    return TelegramChannel(
+        token=secrets.telegram_bot_token,
+        webhook_secret=secrets.telegram_webhook_secret,
+        api_url=telegram.api_url,
+        polling=telegram.mode == "polling",
+        share_phone_button=telegram.share_phone_button,
+    )
+
+
+def _twilio(settings: Settings) -> PlatformChannel | None:
+    secrets, twilio = settings.secrets, settings.twilio
+    numbers = twilio.sms_number or twilio.whatsapp_number
+    credentials = {
+        "TWILIO_ACCOUNT_SID": secrets.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": secrets.twilio_auth_token,
+        "SHOPBOT_TWILIO_SMS_NUMBER or SHOPBOT_TWILIO_WHATSAPP_NUMBER": numbers,
+    }
+    if not _present("Twilio", credentials):
+        return None
+    assert secrets.twilio_account_sid and secrets.twilio_auth_token
+    if not settings.public_url:
+        raise ConfigError(
+            "public_url",
+            "Twilio signs each webhook with the URL it was configured with; set "
+            "SHOPBOT_PUBLIC_URL to the https address Twilio calls (without /webhooks/twilio)",
+        )
+    from channels.twilio import TwilioChannel
+
+    return TwilioChannel(
+        account_sid=secrets.twilio_account_sid,
+        auth_token=secrets.twilio_auth_token,
+        public_url=settings.public_url,
+        api_url=twilio.api_url,
+        sms_number=twilio.sms_number,
+        whatsapp_number=twilio.whatsapp_number,
+    )
+
+
+def _slack(settings: Settings) -> PlatformChannel | None:
+    secrets = settings.secrets
+    credentials = {
+        "SLACK_BOT_TOKEN": secrets.slack_bot_token,
+        "SLACK_SIGNING_SECRET": secrets.slack_signing_secret,
+    }
+    if not _present("Slack", credentials):
+        return None
+    assert secrets.slack_bot_token and secrets.slack_signing_secret
+    from channels.slack import SlackChannel
+
+    return SlackChannel(
+        bot_token=secrets.slack_bot_token,
+        signing_secret=secrets.slack_signing_secret,
+        api_url=settings.slack.api_url,
+        staff_teams=frozenset(settings.slack.staff_teams),
+    )
 
 
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:

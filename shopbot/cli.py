@@ -21,7 +21,7 @@ from aiohttp import web
 
 from channels.cli import chat_loop
 from config.settings import Settings, load_settings
-from core.errors import ConfigError, ShopbotError
+from core.errors import ChannelError, ConfigError, ShopbotError
 
 if TYPE_CHECKING:
     from shopbot.app import Runtime
@@ -47,6 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat with the bot in the terminal (stdin/stdout)")
     _add_common(chat)
     chat.add_argument("--user", default="local", help="user id of this conversation")
+
+    channels = commands.add_parser("channels", help="the messaging platforms")
+    channel_commands = channels.add_subparsers(
+        dest="channels_command", required=True, metavar="ACTION"
+    )
+    check = channel_commands.add_parser(
+        "check", help="verify each configured platform's credentials against the platform"
+    )
+    _add_common(check)
+
+    telegram = commands.add_parser("telegram", help="Telegram set-up")
+    telegram_commands = telegram.add_subparsers(
+        dest="telegram_command", required=True, metavar="ACTION"
+    )
+    set_webhook = telegram_commands.add_parser(
+        "set-webhook", help="register URL (https://.../webhooks/telegram) with Telegram"
+    )
+    _add_common(set_webhook)
+    set_webhook.add_argument("url", help="the public https URL of POST /webhooks/telegram")
 
     demo = commands.add_parser("demo", help="manage the demo shop")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
@@ -81,7 +100,11 @@ def _own_command() -> str:
 
 
 def serve_banner(
-    url: str, api_token_set: bool, chat_command: str = "shopbot chat", web_chat: bool = False
+    url: str,
+    api_token_set: bool,
+    chat_command: str = "shopbot chat",
+    web_chat: bool = False,
+    platforms: Sequence[str] = (),
 ) -> str:
     """What ``shopbot serve`` prints: where it listens and what to try first."""
     auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
@@ -100,6 +123,8 @@ def serve_banner(
             "",
             f"Or chat in the terminal:  {chat_command}",
             *([f"Website chat: {url}/"] if web_chat else []),
+            "Messaging platforms: "
+            + (", ".join(platforms) if platforms else "none (README: Connect a platform)"),
             f"Health: {url}/healthz   Metrics: {url}/metrics",
         ]
     )
@@ -122,13 +147,14 @@ async def _serve(settings: Settings) -> None:
     # The engine exists only once the runtime has started, so start it before building the app.
     await runtime.start()
     try:
-        await _listen_until_signalled(runtime.api_app(), settings)
+        await _listen_until_signalled(runtime)
     finally:
         await runtime.stop()
 
 
-async def _listen_until_signalled(app: web.Application, settings: Settings) -> None:
-    runner = web.AppRunner(app)
+async def _listen_until_signalled(runtime: Runtime) -> None:
+    settings = runtime.settings
+    runner = web.AppRunner(runtime.api_app())
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -139,7 +165,12 @@ async def _listen_until_signalled(app: web.Application, settings: Settings) -> N
             chat_command += f" --data-dir {shlex.quote(str(settings.data_dir))}"
         url = _url(settings.server.host, port)
         token_set = bool(settings.secrets.api_token)
-        print(serve_banner(url, token_set, chat_command, web_chat=settings.web.enabled))
+        platforms = [channel.description for channel in runtime.channels]
+        print(
+            serve_banner(
+                url, token_set, chat_command, web_chat=settings.web.enabled, platforms=platforms
+            )
+        )
         sys.stdout.flush()
         await _until_signalled()
     finally:
@@ -160,7 +191,7 @@ async def _until_signalled() -> None:
 
 async def _chat(settings: Settings, user_id: str) -> None:
     runtime = _build_runtime(settings)
-    await runtime.start()
+    await runtime.start(platforms=False)
     try:
         interactive = sys.stdin.isatty()
         if interactive:
@@ -172,7 +203,7 @@ async def _chat(settings: Settings, user_id: str) -> None:
 
 async def _demo_reset(settings: Settings) -> None:
     runtime = _build_runtime(settings)
-    await runtime.start()
+    await runtime.start(platforms=False)
     try:
         await runtime.reset_demo_shop()
     finally:
@@ -180,14 +211,54 @@ async def _demo_reset(settings: Settings) -> None:
     print(f"Demo shop re-created in {settings.demo_database_path}")
 
 
-def _run(args: argparse.Namespace) -> None:
+async def _check_channels(settings: Settings) -> bool:
+    """Print each configured platform's verdict; whether all of them passed."""
+    from shopbot.app import platform_channels
+
+    channels = platform_channels(settings)
+    if not channels:
+        print(
+            "No messaging platform is configured. Set TELEGRAM_BOT_TOKEN, TWILIO_ACCOUNT_SID + "
+            "TWILIO_AUTH_TOKEN + a sender number, or SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET "
+            "(README: Connect a platform)."
+        )
+        return True
+    passed = True
+    for channel in channels:
+        try:
+            print(f"{channel.name}: ok ({await channel.check()})")
+        except ChannelError as exc:
+            print(f"{channel.name}: FAILED: {exc}")
+            passed = False
+    return passed
+
+
+async def _set_telegram_webhook(settings: Settings, url: str) -> None:
+    from shopbot.app import platform_channels
+
+    telegram = next((c for c in platform_channels(settings) if c.name == "telegram"), None)
+    if telegram is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "not set: Telegram is off")
+    from channels.telegram import TelegramChannel
+
+    assert isinstance(telegram, TelegramChannel)
+    await telegram.set_webhook(url)
+    print(f"Telegram will post updates to {url}")
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "serve":
         asyncio.run(_serve(settings))
     elif args.command == "chat":
         asyncio.run(_chat(settings, args.user))
+    elif args.command == "channels":
+        return 0 if asyncio.run(_check_channels(settings)) else 1
+    elif args.command == "telegram":
+        asyncio.run(_set_telegram_webhook(settings, args.url))
     else:
         asyncio.run(_demo_reset(settings))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -198,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        _run(args)
+        return _run(args)
     except ConfigError as exc:
         print(f"shopbot: {exc}", file=sys.stderr)
         return 2
@@ -207,4 +278,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
