@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from core.session import Session
 from core.shop import HelpArticle, Order, Product, ReturnPolicy
-from core.types import Attributes, Classification, SpellResult, utcnow
+from core.types import Attributes, Classification, ModelCall, Reply, SpellResult, utcnow
 
 __all__ = [
     "ArticleSearch",
@@ -21,6 +21,9 @@ __all__ = [
     "ConversationStore",
     "HandoffRecord",
     "IntentClassifier",
+    "Phrased",
+    "PhrasingRequest",
+    "ReplyPhraser",
     "ShopBackend",
     "SpellCorrector",
     "TurnObserver",
@@ -50,6 +53,39 @@ class AttributeExtractor(Protocol):
     """
 
     async def extract(self, original: str, corrected: str, intent: str | None) -> Attributes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PhrasingRequest:
+    """An answer the skills produced from retrieved facts, to be phrased for the customer.
+
+    ``replies`` are the template replies: every fact in them came from the shop's backend, and
+    a phrased reply may state no fact they do not. ``history`` is the conversation so far, oldest
+    first, as ``(role, text)`` with role ``"user"`` or ``"assistant"`` (redacted as logged).
+    ``article_title`` names the help article a technical answer is grounded on.
+    """
+
+    user_text: str
+    intent: str
+    replies: tuple[Reply, ...]
+    history: tuple[tuple[str, str], ...] = ()
+    article_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Phrased:
+    """The replies to send (the template replies when phrasing failed or was refused) and the
+    model calls it took."""
+
+    replies: tuple[Reply, ...]
+    model_calls: tuple[ModelCall, ...] = ()
+    used_model: bool = False
+
+
+class ReplyPhraser(Protocol):
+    """Phrases fact-grounded answers (GPT when configured); never raises for a model failure."""
+
+    async def phrase(self, request: PhrasingRequest) -> Phrased: ...
 
 
 class ArticleSearch(Protocol):

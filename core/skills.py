@@ -52,6 +52,7 @@ class Turn:
     outcome: Outcome
     handoff_reason: str | None = None
     intent: str | None = None  # the intent served, for metrics
+    article_title: str | None = None  # the help article a technical answer is grounded on
 
     @property
     def state(self) -> DialogueState:
@@ -200,7 +201,11 @@ class Skills:
         if article is not None:
             turn = self.answered(session, describe_article(article, self.responses))
             # The article asks "did that solve it?": a "no" next hands over to a person.
-            return replace(turn, session=replace(turn.session, awaiting="feedback"))
+            return replace(
+                turn,
+                session=replace(turn.session, awaiting="feedback"),
+                article_title=article.title,
+            )
         if session.awaiting == "problem" or request.found.product is not None:
             # We know what it is about and have no guide for it: a person can help.
             return self.handoff(session, reason="no_article")

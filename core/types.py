@@ -13,6 +13,7 @@ __all__ = [
     "Identity",
     "InboundMessage",
     "IntentScore",
+    "ModelCall",
     "Outcome",
     "Reply",
     "SpellResult",
@@ -113,12 +114,26 @@ class Attributes:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One language-model call a turn made, as stored with the turn: what it was for, the
+    model, its cost in tokens, how long it took and how it ended (``ok``, ``unavailable``...)."""
+
+    purpose: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
 class Understanding:
-    """Everything the NLU stages found in one message."""
+    """Everything the NLU stages found in one message (and the model calls it took)."""
 
     spelling: SpellResult
     classification: Classification
     attributes: Attributes
+    model_calls: tuple[ModelCall, ...] = ()
 
 
 class Outcome(StrEnum):
