@@ -22,7 +22,13 @@ from datetime import datetime
 from core.dialogue import Move, decide
 from core.errors import ConcurrentUpdate, CRMError
 from core.options import pick_option
-from core.ports import ConversationStore, HandoffRecord, TurnObserver, TurnRecord
+from core.ports import (
+    ConversationStore,
+    HandoffRecord,
+    MessageUnderstander,
+    TurnObserver,
+    TurnRecord,
+)
 from core.privacy import redact_attributes, redact_text
 from core.session import DialogueState, Session
 from core.skills import Request, Skills, Turn
@@ -38,7 +44,6 @@ from core.types import (
     Understanding,
     utcnow,
 )
-from core.understanding import Understander
 
 __all__ = ["Engine", "EngineOptions"]
 
@@ -122,7 +127,7 @@ class Engine:
     def __init__(
         self,
         *,
-        understander: Understander,
+        understander: MessageUnderstander,
         skills: Skills,
         store: ConversationStore,
         options: EngineOptions | None = None,

@@ -13,7 +13,15 @@ from typing import Protocol, runtime_checkable
 
 from core.session import Session
 from core.shop import HelpArticle, Order, Product, ReturnPolicy
-from core.types import Attributes, Classification, ModelCall, Reply, SpellResult, utcnow
+from core.types import (
+    Attributes,
+    Classification,
+    ModelCall,
+    Reply,
+    SpellResult,
+    Understanding,
+    utcnow,
+)
 
 __all__ = [
     "ArticleSearch",
@@ -21,6 +29,7 @@ __all__ = [
     "ConversationStore",
     "HandoffRecord",
     "IntentClassifier",
+    "MessageUnderstander",
     "Phrased",
     "PhrasingRequest",
     "ReplyPhraser",
@@ -53,6 +62,13 @@ class AttributeExtractor(Protocol):
     """
 
     async def extract(self, original: str, corrected: str, intent: str | None) -> Attributes: ...
+
+
+class MessageUnderstander(Protocol):
+    """All the NLU of one message: spelling, intent and attributes (``core.understanding``'s
+    local pipeline, or a cascade that asks a model when the local one is unsure)."""
+
+    async def understand(self, text: str) -> Understanding: ...
 
 
 @dataclass(frozen=True, slots=True)
