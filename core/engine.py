@@ -26,6 +26,8 @@ from core.ports import (
     ConversationStore,
     HandoffRecord,
     MessageUnderstander,
+    PhrasingRequest,
+    ReplyPhraser,
     TurnObserver,
     TurnRecord,
 )
@@ -37,6 +39,7 @@ from core.types import (
     Attributes,
     Classification,
     InboundMessage,
+    ModelCall,
     Outcome,
     Reply,
     SpellResult,
@@ -45,7 +48,7 @@ from core.types import (
     utcnow,
 )
 
-__all__ = ["Engine", "EngineOptions"]
+__all__ = ["Engine", "EngineOptions", "Phrasing"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,16 @@ class _NoObserver:
 
     def count_handoff(self, channel: str, reason: str) -> None:
         pass
+
+
+@dataclass(frozen=True, slots=True)
+class Phrasing:
+    """Model phrasing of fact-grounded answers: the phraser, which answers it is worth a call
+    for (``wants``), and how many logged messages of the conversation it sees."""
+
+    phraser: ReplyPhraser
+    wants: Callable[[PhrasingRequest], bool]
+    history_messages: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +146,10 @@ class Engine:
         options: EngineOptions | None = None,
         observer: TurnObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        phrasing: Phrasing | None = None,
     ) -> None:
         self._understander = understander
+        self._phrasing = phrasing
         self._skills = skills
         self._store = store
         self._options = options or EngineOptions()
@@ -212,7 +227,8 @@ class Engine:
         key = (message.channel, message.user_id)
         for attempt in range(1, _SAVE_ATTEMPTS + 1):
             turn = _settled(await self._turn(session, message, text, understanding))
-            log = _TurnLog(self, message, text, understanding, started)
+            turn, phrase_calls = await self._phrase(session, turn, text)
+            log = _TurnLog(self, message, text, understanding, started, phrase_calls)
             records = log.records(session, turn)
             try:
                 saved = await self._store.commit_turn(turn.session, records, log.handoffs(turn))
@@ -270,6 +286,39 @@ class Engine:
             self._observer.count_fallback("skill")
             return skills.say(session, "error", Outcome.ERROR)
 
+    async def _phrase(
+        self, session: Session, turn: Turn, text: str
+    ) -> tuple[Turn, tuple[ModelCall, ...]]:
+        """The turn with its answer phrased by the model, when configured and worth it; the
+        phraser falls back to the template replies itself when the model fails or adds facts."""
+        phrasing = self._phrasing
+        if phrasing is None or turn.outcome is not Outcome.ANSWERED or not turn.intent:
+            return turn, ()
+        request = PhrasingRequest(
+            user_text=text,
+            intent=turn.intent,
+            replies=turn.replies,
+            article_title=turn.article_title,
+        )
+        if not phrasing.wants(request):
+            return turn, ()
+        try:
+            history = await self._history(session, phrasing.history_messages)
+            phrased = await phrasing.phraser.phrase(replace(request, history=history))
+        except Exception:  # a bug in the phraser: the template answer is always right
+            log.exception("phrasing failed")
+            self._observer.count_fallback("phrase")
+            return turn, ()
+        return replace(turn, replies=phrased.replies), phrased.model_calls
+
+    async def _history(self, session: Session, messages: int) -> tuple[tuple[str, str], ...]:
+        if session.version == 0 or messages <= 0:
+            return ()
+        records = await self._store.turns(session.conversation_id, last=messages)
+        return tuple(
+            ("user" if record.direction == "in" else "assistant", record.text) for record in records
+        )
+
     def _private(self, text: str) -> str:
         return redact_text(text) if self._options.redact_personal_data else text
 
@@ -293,8 +342,10 @@ class _TurnLog:
         text: str,
         understanding: Understanding,
         started: float,
+        phrase_calls: tuple[ModelCall, ...] = (),
     ) -> None:
         self._private = engine._private
+        self._model_calls = understanding.model_calls + phrase_calls
         self._typed = engine._clean(message.text)
         self._redact = engine._options.redact_personal_data
         self._message = message
@@ -320,6 +371,7 @@ class _TurnLog:
             attributes=attributes,
             message_id=message.message_id,
             created_at=message.received_at,
+            model_calls=self._model_calls,
         )
         replies = [
             TurnRecord(

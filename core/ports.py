@@ -157,6 +157,7 @@ class TurnRecord:
     created_at: datetime = field(default_factory=utcnow)
     quick_replies: tuple[str, ...] = ()
     feedback: str | None = None
+    model_calls: tuple[ModelCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,10 @@ class ConversationStore(Protocol):
     async def replies_to(self, conversation_id: str, message_id: str) -> list[TurnRecord] | None:
         """The logged replies to the inbound message ``message_id``, or ``None`` if it was never
         processed (how a redelivered message is answered without being processed twice)."""
+        ...
+
+    async def turns(self, conversation_id: str, *, last: int | None = None) -> list[TurnRecord]:
+        """The logged messages of a conversation, oldest first (the ``last`` ones if given)."""
         ...
 
     async def log_turn(self, record: TurnRecord) -> None: ...

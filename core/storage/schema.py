@@ -111,6 +111,8 @@ turns = Table(
     Column("message_id", String),
     Column("quick_replies", JSON, nullable=False, default=list),
     Column("feedback", String),
+    # The language-model calls of the turn (on its inbound row): purpose, model, tokens, time.
+    Column("model_calls", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 

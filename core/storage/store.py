@@ -30,7 +30,7 @@ from core.storage.schema import (
     turns,
     verification_failures,
 )
-from core.types import Attributes
+from core.types import Attributes, ModelCall
 
 __all__ = ["SQLConversationStore"]
 
@@ -138,7 +138,31 @@ def _turn_values(record: TurnRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "quick_replies": list(record.quick_replies),
         "feedback": record.feedback,
+        "model_calls": [_call_values(call) for call in record.model_calls],
     }
+
+
+def _call_values(call: ModelCall) -> dict[str, Any]:
+    _require_storable("model", call.model)
+    return {
+        "purpose": call.purpose,
+        "model": call.model,
+        "tokens_in": call.tokens_in,
+        "tokens_out": call.tokens_out,
+        "latency_ms": round(call.latency_ms, 3),
+        "outcome": call.outcome,
+    }
+
+
+def _call_from_value(value: Any) -> ModelCall:
+    return ModelCall(
+        purpose=str(value["purpose"]),
+        model=str(value["model"]),
+        tokens_in=int(value["tokens_in"]),
+        tokens_out=int(value["tokens_out"]),
+        latency_ms=float(value["latency_ms"]),
+        outcome=str(value["outcome"]),
+    )
 
 
 def _turn_from_row(row: Row[Any]) -> TurnRecord:
@@ -159,6 +183,7 @@ def _turn_from_row(row: Row[Any]) -> TurnRecord:
         created_at=row.created_at,
         quick_replies=tuple(str(label) for label in (row.quick_replies or ())),
         feedback=row.feedback,
+        model_calls=tuple(_call_from_value(value) for value in (row.model_calls or ())),
     )
 
 
@@ -410,11 +435,17 @@ class SQLConversationStore(Mailbox):
             raise _storage_error(exc, "store feedback") from exc
         return changed > 0
 
-    async def turns(self, conversation_id: str) -> list[TurnRecord]:
-        """The logged messages of one conversation, oldest first."""
+    async def turns(self, conversation_id: str, *, last: int | None = None) -> list[TurnRecord]:
+        """The logged messages of one conversation, oldest first (only the ``last`` ones when
+        given)."""
         _require_storable("conversation_id", conversation_id)
-        query = select(turns).where(turns.c.conversation_id == conversation_id).order_by(turns.c.id)
-        return [_turn_from_row(row) for row in await self._fetch(query, "read the turn log")]
+        query = select(turns).where(turns.c.conversation_id == conversation_id)
+        if last is None:
+            query = query.order_by(turns.c.id)
+            return [_turn_from_row(row) for row in await self._fetch(query, "read the turn log")]
+        query = query.order_by(turns.c.id.desc()).limit(last)
+        rows = await self._fetch(query, "read the turn log")
+        return [_turn_from_row(row) for row in reversed(rows)]
 
     async def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
         """Recorded handoffs, oldest first; all of them, or one conversation's."""
