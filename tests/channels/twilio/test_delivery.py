@@ -121,7 +121,8 @@ async def test_reply_waiting_at_a_crash_goes_out_after_the_restart(
     model_dir: Path, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> None:
     overrides = twilio_settings(fake_twilio)
-    overrides["delivery"] = overrides["delivery"] | {"max_attempts": 200}
+    # Retries 0.5 s apart: the stop below lands while the dispatcher waits, not mid-claim.
+    overrides["delivery"] = overrides["delivery"] | {"base_delay_seconds": 0.5}
     settings = runtime_settings(model_dir, tmp_path, ENV, **overrides)
     first = build_runtime(settings)
     await first.start()
