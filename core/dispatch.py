@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from core.delivery import (
     Capabilities,
@@ -162,10 +163,10 @@ class Dispatcher:
 
     async def _inbox_round(self) -> bool:
         """Process one batch of pending messages (one per conversation); whether there was any."""
-        items = await self._store.claim_inbox(self._clock(), _BATCH, lease=_INBOX_LEASE)
+        claim = self._store.claim_inbox(self._clock(), _BATCH, lease=_INBOX_LEASE)
+        items = await _keep_claims(claim, self._claimed_inbox)
         if not items:
             return False
-        self._claimed_inbox.update(item.id for item in items)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def process(item: InboxItem) -> bool:
@@ -227,10 +228,10 @@ class Dispatcher:
     async def _outbox_round(self) -> bool:
         """Send one batch of due messages (one per recipient); whether there was any."""
         lease = timedelta(seconds=self._send_timeout) + _OUTBOX_LEASE_MARGIN
-        items = await self._store.claim_outbox(self._clock(), _BATCH, lease=lease)
+        claim = self._store.claim_outbox(self._clock(), _BATCH, lease=lease)
+        items = await _keep_claims(claim, self._claimed_outbox)
         if not items:
             return False
-        self._claimed_outbox.update(item.id for item in items)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def send(item: OutboxItem) -> None:
@@ -280,6 +281,23 @@ class Dispatcher:
         log.error("gave up sending %s message %s (%s): %s", channel, item.id, reason, error)
         await self._store.mark_failed(item.id, error, now=self._clock())
         self._metrics.count_outbound_failure(channel, reason)
+
+
+_Claimed = TypeVar("_Claimed", InboxItem, OutboxItem)
+
+
+async def _keep_claims(claim: Awaitable[list[_Claimed]], claimed: set[int]) -> list[_Claimed]:
+    """Run a claim and note what it claimed in ``claimed`` — even when the worker is stopped
+    while the claim is being written, so that ``stop()`` can give those messages back."""
+    task = asyncio.ensure_future(claim)
+    try:
+        items = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            claimed.update(item.id for item in await task)
+        raise
+    claimed.update(item.id for item in items)
+    return items
 
 
 def _describe(exc: BaseException) -> str:
