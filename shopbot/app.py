@@ -19,8 +19,10 @@ from core.engine import Engine, EngineOptions
 from core.errors import ConfigError
 from core.extraction import LocalExtractor
 from core.intents import LocalIntentClassifier, TrainingData, load_or_train, load_training_data
+from core.llm import CircuitBreaker, LLMClient, LLMEndpoint, RetryPolicy
+from core.llm.understanding import CascadeUnderstander
 from core.metrics import Metrics
-from core.ports import SpellCorrector
+from core.ports import MessageUnderstander, SpellCorrector
 from core.responses import Responses, load_responses
 from core.skills import Skills
 from core.spelling import SpellingCorrector
@@ -51,6 +53,8 @@ class Runtime:
         self.shop = DemoShop(settings.demo_database_path)
         self.training_data: TrainingData = _training_data(settings)
         self.responses: Responses = _responses(settings, self.training_data)
+        self.llm: LLMClient | None = _llm_client(settings, self.metrics)
+        """The language model, when its key is set; ``None``: the local pipeline alone."""
         self.channels: list[PlatformChannel] = platform_channels(settings)
         """The messaging platforms whose credentials are set (Telegram, Twilio, Slack)."""
         self.dispatcher: Dispatcher | None = None
@@ -68,6 +72,8 @@ class Runtime:
         await self.store.start()
         try:
             await self.shop.start()
+            if self.llm is not None:
+                await self.llm.start()
             classifier = await asyncio.to_thread(
                 load_or_train,
                 self.training_data,
@@ -108,6 +114,8 @@ class Runtime:
             await self.dispatcher.stop()
             self.dispatcher = None
         self._engine = None
+        if self.llm is not None:
+            await self.llm.stop()
         await self.shop.stop()
         await self.store.stop()
 
@@ -167,9 +175,22 @@ class Runtime:
                 distance2_max_length=settings.spelling.distance2_max_length,
                 cache_size=settings.spelling.cache_size,
             )
-        understander = Understander(
+        local = Understander(
             spelling=spelling, classifier=classifier, extractor=LocalExtractor(products)
         )
+        understander: MessageUnderstander = local
+        if self.llm is not None:
+            understander = CascadeUnderstander(
+                local,
+                self.llm,
+                intents={
+                    name: self.training_data.descriptions.get(name, name)
+                    for name in classifier.intents
+                },
+                products=products,
+                threshold=settings.llm.cascade_threshold,
+                deadline_seconds=settings.llm.call_deadline_seconds,
+            )
         verifier = Verifier(
             self.shop,
             self.store,
@@ -215,6 +236,29 @@ def _responses(settings: Settings, data: TrainingData) -> Responses:
         )
     except (OSError, ValueError) as exc:
         raise ConfigError("responses", str(exc)) from exc
+
+
+def _llm_client(settings: Settings, metrics: Metrics) -> LLMClient | None:
+    """The language-model client when its key is set (not started), else ``None``."""
+    key, llm = settings.llm_api_key, settings.llm
+    if not key:
+        return None
+    endpoint = LLMEndpoint(
+        api_key=key,
+        model=llm.model,
+        provider=llm.provider,
+        base_url=llm.base_url,
+        azure_endpoint=llm.azure_endpoint,
+        azure_api_version=llm.azure_api_version,
+    )
+    return LLMClient(
+        endpoint,
+        timeout_seconds=llm.timeout_seconds,
+        max_tokens=llm.max_tokens,
+        retry=RetryPolicy(max_retries=llm.max_retries),
+        breaker=CircuitBreaker(llm.breaker_failures, llm.breaker_cooldown_seconds),
+        observer=metrics,
+    )
 
 
 def platform_channels(settings: Settings) -> list[PlatformChannel]:

@@ -1,0 +1,118 @@
+"""The language model as ``shopbot serve`` wires it: on exactly when its key is set, asked only
+about what the local pipeline is unsure of, stored with the turn, and never the reason a
+customer sees an error."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shopbot.app import Runtime
+from tests.conftest import ServeShopbot
+from tests.core.llm.fake_openai import FakeOpenAI
+
+UNSURE = "my thingy from you guys never showed up"  # the local model is unsure of it
+KEY = "sk-test-key"
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+def _model_env(base_url: str) -> dict[str, str]:
+    return {"OPENAI_API_KEY": KEY, "SHOPBOT_LLM_BASE_URL": base_url}
+
+
+async def _say(url: str, text: str, user: str = "u1") -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        body = {"user_id": user, "text": text}
+        async with http.post(f"{url}/api/v1/messages", json=body) as response:
+            assert response.status == 200, await response.text()
+            result: dict[str, Any] = await response.json()
+            return result
+
+
+def _reply_text(result: dict[str, Any]) -> str:
+    return " ".join(reply["text"] for reply in result["replies"])
+
+
+async def _inbound_rows(runtime: Runtime, result: dict[str, Any]) -> list[Any]:
+    records = await runtime.store.turns(result["conversation_id"])
+    return [record for record in records if record.direction == "in"]
+
+
+async def test_without_a_key_there_is_no_model(serve_shopbot: ServeShopbot) -> None:
+    url, runtime = await serve_shopbot()
+    assert runtime.llm is None
+    result = await _say(url, UNSURE)
+    assert "rephrase" in _reply_text(result).lower()  # the local clarify loop, as always
+    (row,) = await _inbound_rows(runtime, result)
+    assert row.model_calls == ()
+
+
+async def test_an_unsure_message_is_understood_by_the_model_and_its_cost_is_logged(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    url, runtime = await serve_shopbot(_model_env(fake_openai.base_url))
+    verdict = {
+        "intent": "order_status",
+        "order_number": None,
+        "email": None,
+        "phone": None,
+        "product": None,
+        "problem": None,
+    }
+    fake_openai.always(fake_openai.json_reply(verdict, tokens=(321, 17)))
+    result = await _say(url, UNSURE)
+    assert "order number" in _reply_text(result).lower()  # order status: which order?
+    (request,) = fake_openai.requests
+    assert request.header("authorization") == f"Bearer {KEY}"
+    (row,) = await _inbound_rows(runtime, result)
+    (call,) = row.model_calls
+    assert (call.purpose, call.tokens_in, call.tokens_out, call.outcome) == (
+        "understand",
+        321,
+        17,
+        "ok",
+    )
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        metrics = await response.text()
+    assert 'shopbot_llm_calls_total{outcome="ok",purpose="understand"} 1.0' in metrics
+    assert 'shopbot_llm_tokens_total{direction="in"} 321.0' in metrics
+
+
+async def test_a_confident_message_never_reaches_the_model(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    url, _ = await serve_shopbot(_model_env(fake_openai.base_url))
+    result = await _say(url, "Where is my order #12345?")
+    assert "email" in _reply_text(result).lower()
+    result = await _say(url, "carol@example.com")
+    assert "#12345" in _reply_text(result)
+    assert fake_openai.requests == []
+
+
+async def test_a_model_that_cannot_be_reached_costs_the_customer_nothing(
+    serve_shopbot: ServeShopbot, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    url, runtime = await serve_shopbot(_model_env(dead))
+    result = await _say(url, UNSURE)
+    assert "rephrase" in _reply_text(result).lower()  # the local answer
+    result = await _say(url, "Where is my order #12345?")
+    assert "email" in _reply_text(result).lower()
+    (row, _) = await _inbound_rows(runtime, result)
+    assert [call.outcome for call in row.model_calls] == ["unavailable"]
