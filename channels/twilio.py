@@ -336,7 +336,9 @@ class TwilioChannel:
         except ValueError as exc:  # UnicodeDecodeError included
             raise _Rejected(400, "the body must be a URL-encoded form") from exc
         params: MultiDict[str] = MultiDict(pairs)
-        url = self._signed_url + (f"?{request.query_string}" if request.query_string else "")
+        # Twilio signs the URL as configured, its query still percent-encoded.
+        query = request.rel_url.raw_query_string
+        url = self._signed_url + (f"?{query}" if query else "")
         if not signature or not self._validator.validate(url, params, signature):
             # Most often SHOPBOT_PUBLIC_URL differs from the URL set in the Twilio console.
             log.warning("refused a Twilio webhook: missing or invalid X-Twilio-Signature")

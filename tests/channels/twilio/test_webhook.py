@@ -74,6 +74,13 @@ async def test_query_string_is_part_of_what_twilio_signs(bot: TwilioBot) -> None
     assert len(await bot.runtime.store.inbox_items()) == 1
 
 
+async def test_a_percent_encoded_query_is_checked_as_twilio_signed_it(bot: TwilioBot) -> None:
+    # Twilio signs the webhook URL exactly as configured, escapes and all.
+    status, _, _ = await bot.post(inbound_form("hello", CUSTOMER), query="shop=main%20store")
+    assert status == 200
+    assert len(await bot.runtime.store.inbox_items()) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
