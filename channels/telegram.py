@@ -201,7 +201,8 @@ class TelegramChannel:
         given = request.headers.get(SECRET_HEADER)
         if self._secret is None or given is None:
             return False
-        return hmac.compare_digest(given.encode(), self._secret)
+        # surrogateescape: a header of non-UTF-8 bytes is simply a wrong secret, not an error
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self._secret)
 
     # -- long polling ----------------------------------------------------------------------------
     async def _poll(self, inbox: Inbox) -> None:

@@ -4,6 +4,7 @@ fake Bot API)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -102,6 +103,25 @@ async def test_forged_or_missing_secret_is_refused_and_never_answered(
     await telegram_shop.post(text_update(3, CAROL, "bye"))
     await eventually(lambda: len(fake.sent(CAROL)) >= 1, "the genuine message is answered")
     assert fake.sent_texts(CAROL) == ["Thanks for getting in touch. Have a great day!"]
+
+
+async def test_a_secret_header_of_non_utf8_bytes_is_refused_not_an_error(
+    telegram_shop: TelegramShop,
+) -> None:
+    body = json.dumps(text_update(1, CAROL, "hi")).encode()
+    host, port = telegram_shop.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /webhooks/telegram HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: \xff\xfe\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"403"
+    assert await telegram_shop.runtime.store.inbox_items() == []
 
 
 async def test_a_redelivered_update_is_answered_once(telegram_shop: TelegramShop) -> None:
