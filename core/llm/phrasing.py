@@ -1,0 +1,264 @@
+"""Grounded replies: the model rewrites the template answer for the customer, a fact check
+keeps it honest.
+
+The skills build every answer from the shop's records (``core.answers``); :class:`ModelPhraser`
+asks the model to say the same thing in a friendlier way and in the customer's language, then
+compares the facts of the draft with those of the template (:mod:`core.llm.facts`). A draft
+that adds, changes or leaves out a fact that matters, or that is far longer than the answer, is
+dropped and the template replies are sent unchanged; so is the answer whenever the model fails.
+The customer never sees an error, and never a fact the shop's records do not hold.
+
+:func:`should_phrase` is the policy of *when* to pay for a model call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Literal, Protocol
+
+from core.errors import LLMAuthError, LLMBadOutput, LLMError, LLMRateLimited, LLMUnavailable
+from core.llm.client import LLMClient
+from core.llm.facts import facts_in, missing_facts, unsupported_facts
+from core.llm.prompts import as_data, data_rule, mask_personal
+from core.llm.types import ChatMessage
+from core.ports import Phrased, PhrasingRequest
+from core.types import ModelCall, Reply
+
+__all__ = ["FallbackCounter", "ModelPhraser", "PhrasingMode", "is_english", "should_phrase"]
+
+log = logging.getLogger(__name__)
+
+PhrasingMode = Literal["off", "articles_and_other_languages", "all"]
+"""When replies are phrased by the model (see :func:`should_phrase`)."""
+
+PURPOSE = "phrase"
+
+SYSTEM_PROMPT = (
+    "You are the online shop's customer-support assistant. Rewrite the shop's ANSWER (the "
+    "<answer> block) for the customer: friendly, concise, in the language of the customer's "
+    "last message (the <customer_message> block). State only facts that are in the ANSWER. "
+    "Never add, change or leave out order numbers, statuses, dates, prices, quantities, "
+    "tracking numbers or stock; copy numbers, tracking numbers, prices and product names "
+    "exactly as written. Do not add greetings with time words (today, tomorrow), links, "
+    "e-mail addresses, phone numbers or promises. If the ANSWER is a guide with numbered steps, "
+    "keep every step, numbered, in the same order. If an <article_title> is given, say which "
+    "guide it is by quoting that title exactly. Use the <conversation> only to understand the "
+    "context. Answer with the reply text only. "
+    + data_rule("customer_message", "conversation", "answer", "article_title")
+)
+
+_OUTCOMES: tuple[tuple[type[LLMError], str], ...] = (
+    (LLMBadOutput, "bad_output"),
+    (LLMRateLimited, "rate_limited"),
+    (LLMUnavailable, "unavailable"),
+    (LLMAuthError, "auth"),
+)
+
+
+class FallbackCounter(Protocol):
+    """Counts the times a stage fell back (``core.metrics.Metrics`` implements it)."""
+
+    def count_fallback(self, stage: str) -> None: ...
+
+
+# --- when to phrase ---------------------------------------------------------------------------
+
+_ENGLISH = frozenset(
+    "a an the is are was were be been am i you he she it we they my your our their me us him "
+    "her them this that these those what where when why how who which whose can could would "
+    "should will shall do does did have has had not no yes to of in on at for with from by and "
+    "or but if so about please thanks thank hi hello hey there here get got want need still "
+    "order orders my help any just it's i'm don't can't doesn't didn't isn't".split()
+)
+_FOREIGN = frozenset(
+    # Spanish, French, German, Italian, Portuguese, Dutch function words and greetings.
+    "el la los las un una unos del al que qué es está están mi mis tu su sus por para con "
+    "dónde donde cuándo cuando cómo como hola gracias pedido quiero puedo tengo y o pero no "
+    "le les des du et est je tu il nous vous mon ma mes votre où quand comment bonjour merci "
+    "commande suis pas une ce cette der die das ein eine ist ich sie wir mein meine wo wann "
+    "wie hallo danke bestellung nicht und oder il lo gli di è dove quando come ciao grazie "
+    "ordine sono mio mia o da em um uma não onde quando obrigado olá encomenda meu minha é "
+    "de het een ik mijn waar hoe bedankt bestelling".split()
+)
+_NON_ENGLISH_MARKS = re.compile(
+    r"[¿¡ñãõçßæøåœ]|[^\x00-\x7f\u2000-\u206f\u00a0-\u00bf\u00d7\u2013\u2014\u2018\u2019\u201c\u201d\u20ac\u00a3]"
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def is_english(text: str) -> bool:
+    """Whether ``text`` reads as English (or is too short to tell, which counts as English).
+
+    A cheap heuristic, no model: letters outside English (``ñ``, ``¿``, ``é``, Cyrillic, CJK…)
+    or more known foreign function words than English ones make it foreign. Emails, numbers
+    and order references carry no language: "1003" or "bob@example.com" count as English.
+    """
+    text = re.sub(r"\S+@\S+|https?://\S+|#?\d+", " ", text)
+    tokens = [w.lower() for w in _WORD.findall(text)]
+    if not tokens:
+        return True
+    english = sum(t in _ENGLISH for t in tokens)
+    foreign = sum(t in _FOREIGN and t not in _ENGLISH for t in tokens)
+    if _NON_ENGLISH_MARKS.search(text) and english * 3 < len(tokens):
+        return False
+    return foreign <= english
+
+
+def should_phrase(request: PhrasingRequest, mode: PhrasingMode) -> bool:
+    """Whether the engine should ask the model to phrase this answer.
+
+    ``"off"``: never. ``"all"``: every answer with text. ``"articles_and_other_languages"``
+    (the default): technical-support answers grounded on a help article, and answers to a
+    customer whose last message is not in English. The templates are already good English, so
+    a model call there buys little; an article's steps read better adapted to the question, and
+    a customer writing Spanish is far better served in Spanish. This keeps the model calls of a
+    typical conversation well under 0.35 per message (most messages are English order, product
+    and return questions), and so the cost and the 0.5–1 s a call adds. The price: English
+    order and policy answers keep the template wording.
+    """
+    if mode == "off" or not any(reply.text.strip() for reply in request.replies):
+        return False
+    if mode == "all":
+        return True
+    return request.article_title is not None or not is_english(request.user_text)
+
+
+# --- the phraser ------------------------------------------------------------------------------
+
+
+class ModelPhraser:
+    """The :class:`~core.ports.ReplyPhraser` backed by a language model (one ``text`` call).
+
+    ``deadline_seconds`` bounds the whole call (retries included); ``history_turns`` is how many
+    of the latest conversation messages go into the prompt; ``fallbacks`` (e.g. the metrics)
+    counts ``phrase_rejected`` (the fact check refused the draft) and ``phrase_failed`` (the
+    model call failed). Never raises for a model failure.
+    """
+
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        deadline_seconds: float,
+        history_turns: int = 6,
+        fallbacks: FallbackCounter | None = None,
+    ) -> None:
+        self._client = client
+        self._deadline = deadline_seconds
+        self._history_turns = history_turns
+        self._fallbacks = fallbacks
+
+    async def phrase(self, request: PhrasingRequest) -> Phrased:
+        """The answer phrased by the model, or the template replies when the model fails or
+        its draft does not pass the fact check (``used_model`` says which)."""
+        answer = "\n\n".join(reply.text for reply in request.replies if reply.text.strip())
+        if not answer:
+            return Phrased(replies=request.replies)
+        started = time.perf_counter()
+        try:
+            response = await self._client.text(
+                purpose=PURPOSE,
+                system=SYSTEM_PROMPT,
+                messages=[ChatMessage("user", self._prompt(request, answer))],
+                deadline_seconds=self._deadline,
+            )
+        except LLMError as error:
+            call = self._call(_outcome(error), started)
+            log.info("phrasing fell back to the template: model call failed (%s)", call.outcome)
+            self._count("phrase_failed")
+            return Phrased(replies=request.replies, model_calls=(call,))
+        call = ModelCall(
+            purpose=PURPOSE,
+            model=response.model,
+            tokens_in=response.tokens_in,
+            tokens_out=response.tokens_out,
+            latency_ms=response.latency_seconds * 1000,
+            outcome="ok",
+        )
+        draft, problem = check_draft(response.content, answer, request.article_title)
+        if problem is not None:
+            log.info("phrasing fell back to the template: %s", problem)
+            self._count("phrase_rejected")
+            rejected = ModelCall(
+                call.purpose,
+                call.model,
+                call.tokens_in,
+                call.tokens_out,
+                call.latency_ms,
+                "rejected",
+            )
+            return Phrased(replies=request.replies, model_calls=(rejected,))
+        quick_replies = request.replies[-1].quick_replies
+        return Phrased(replies=(Reply(draft, quick_replies),), model_calls=(call,), used_model=True)
+
+    def _prompt(self, request: PhrasingRequest, answer: str) -> str:
+        history = [
+            (role, text)
+            for role, text in request.history
+            if role in ("user", "assistant") and text.strip()
+        ]
+        if history and history[-1] == ("user", request.user_text):
+            history = history[:-1]  # the current message is given on its own
+        recent = history[-self._history_turns :] if self._history_turns > 0 else []
+        lines = [
+            f"{'customer' if role == 'user' else 'assistant'}: {mask_personal(text)}"
+            for role, text in recent
+        ]
+        parts = ["Rewrite the ANSWER for the customer, following the rules."]
+        if lines:
+            parts.append(as_data("conversation", "\n".join(lines)))
+        parts.append(as_data("customer_message", mask_personal(request.user_text)))
+        parts.append(as_data("answer", answer))
+        if request.article_title:
+            parts.append(as_data("article_title", request.article_title))
+        return "\n\n".join(parts)
+
+    def _call(self, outcome: str, started: float) -> ModelCall:
+        latency_ms = (time.perf_counter() - started) * 1000
+        return ModelCall(PURPOSE, self._client.model, 0, 0, latency_ms, outcome)
+
+    def _count(self, stage: str) -> None:
+        if self._fallbacks is not None:
+            self._fallbacks.count_fallback(stage)
+
+
+def _outcome(error: LLMError) -> str:
+    for kind, outcome in _OUTCOMES:
+        if isinstance(error, kind):
+            return outcome
+    return "error"
+
+
+def _normalised(text: str) -> str:
+    text = re.sub("[\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e]", "", text)
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def check_draft(draft: str, answer: str, article_title: str | None) -> tuple[str, str | None]:
+    """The draft to send and ``None``, or the reason (fact kinds only, no personal data) it
+    must not be sent.
+
+    Refused: a draft longer than twice the answer plus 200 characters; one stating a fact the
+    answer and article title do not (:func:`~core.llm.facts.unsupported_facts`); one leaving out
+    an order number, tracking number or price of the answer
+    (:func:`~core.llm.facts.missing_facts`). A technical answer that does not quote its article
+    title gets ``(From our guide "<title>".)`` appended rather than being refused: the steps are
+    right, and the customer still learns which guide they came from.
+    """
+    draft = draft.strip()
+    if len(draft) > 2 * len(answer) + 200:
+        return draft, f"the draft is too long ({len(draft)} characters for {len(answer)})"
+    grounding = facts_in(answer + ("\n" + article_title if article_title else ""))
+    unsupported = unsupported_facts(draft, grounding)
+    if unsupported:
+        kinds = sorted({fact.split(" ", 1)[0] for fact in unsupported})
+        return draft, f"the draft states unsupported facts ({', '.join(kinds)})"
+    missing = missing_facts(draft, grounding)
+    if missing:
+        kinds = sorted({fact.split(" ", 1)[0] for fact in missing})
+        return draft, f"the draft leaves out facts ({', '.join(kinds)})"
+    if article_title and _normalised(article_title) not in _normalised(draft):
+        draft = f'{draft}\n(From our guide "{article_title}".)'
+    return draft, None
