@@ -26,7 +26,14 @@ from core.llm.types import ChatMessage
 from core.ports import Phrased, PhrasingRequest
 from core.types import ModelCall, Reply
 
-__all__ = ["FallbackCounter", "ModelPhraser", "PhrasingMode", "is_english", "should_phrase"]
+__all__ = [
+    "FallbackCounter",
+    "ModelPhraser",
+    "PhrasingMode",
+    "check_draft",
+    "is_english",
+    "should_phrase",
+]
 
 log = logging.getLogger(__name__)
 
