@@ -168,6 +168,10 @@ class SlackChannel:
     # -- HTTP ------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
         """One request from Slack, through Bolt; malformed or oversized ones get a 4xx."""
+        if not _plausible_signature_headers(request):
+            # Bolt would fail on these with a 500 (int() of the timestamp, compare_digest of a
+            # non-ASCII signature): refuse them as the bad signatures they are.
+            return web.json_response({"error": "invalid request"}, status=401)
         raw = await _read_body(request)
         try:
             bolt_request = AsyncBoltRequest(
@@ -199,6 +203,16 @@ class SlackChannel:
         if refused is not None:
             return BoltResponse(status=refused.status, body=refused.text or "")
         return None
+
+
+def _plausible_signature_headers(request: web.Request) -> bool:
+    """Whether the signature headers, when present, have a shape Bolt can check: a timestamp
+    of ASCII digits and an ASCII signature (missing ones are refused by Bolt itself)."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp")
+    signature = request.headers.get("X-Slack-Signature")
+    if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    return signature is None or signature.isascii()
 
 
 async def _read_body(request: web.Request) -> bytes:

@@ -146,6 +146,23 @@ async def test_forged_missing_and_stale_signatures_are_refused(
     assert fake_slack.posts == []
 
 
+async def test_garbled_signature_headers_are_refused_not_an_error(
+    slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    body = event_body(dm("where is order #12345?"), "EvGarbled")
+    good = signed(body)
+    for garbled in (
+        {"X-Slack-Request-Timestamp": "soon"},
+        {"X-Slack-Request-Timestamp": "\u00b2\u00b3"},  # digits, but not ASCII ones
+        {"X-Slack-Signature": "v0=\u00e9t\u00e9"},
+    ):
+        response = await slack_bot.post(EVENTS, body, good | garbled)
+        assert response.status == 401, garbled
+    assert await _inbox_size(slack_bot) == 0
+    await slack_bot.post(EVENTS, event_body(dm("what is your return policy?"), "EvAfter"))
+    await eventually(lambda: len(fake_slack.accepted_posts) == 1, "a genuine event is answered")
+
+
 async def test_malformed_and_oversized_requests_get_a_4xx_and_the_service_keeps_serving(
     slack_bot: SlackBot, fake_slack: FakeSlack
 ) -> None:
