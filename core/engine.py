@@ -294,17 +294,17 @@ class Engine:
         phrasing = self._phrasing
         if phrasing is None or turn.outcome is not Outcome.ANSWERED or not turn.intent:
             return turn, ()
-        request = PhrasingRequest(
-            user_text=text,
-            intent=turn.intent,
-            replies=turn.replies,
-            article_title=turn.article_title,
-        )
-        if not phrasing.wants(request):
-            return turn, ()
         try:
-            history = await self._history(session, phrasing.history_messages)
-            phrased = await phrasing.phraser.phrase(replace(request, history=history))
+            request = PhrasingRequest(
+                user_text=text,
+                intent=turn.intent,
+                replies=turn.replies,
+                history=await self._history(session, phrasing.history_messages),
+                article_title=turn.article_title,
+            )
+            if not phrasing.wants(request):
+                return turn, ()
+            phrased = await phrasing.phraser.phrase(request)
         except Exception:  # a bug in the phraser: the template answer is always right
             log.exception("phrasing failed")
             self._observer.count_fallback("phrase")

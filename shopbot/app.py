@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,11 +16,12 @@ from channels.web import WebOptions, add_web_routes, create_web_chat, load_web_s
 from config.settings import Settings
 from core.articles import ArticleIndex
 from core.dispatch import Dispatcher
-from core.engine import Engine, EngineOptions
+from core.engine import Engine, EngineOptions, Phrasing
 from core.errors import ConfigError
 from core.extraction import LocalExtractor
 from core.intents import LocalIntentClassifier, TrainingData, load_or_train, load_training_data
 from core.llm import CircuitBreaker, LLMClient, LLMEndpoint, RetryPolicy
+from core.llm.phrasing import ModelPhraser, should_phrase
 from core.llm.understanding import CascadeUnderstander
 from core.metrics import Metrics
 from core.ports import MessageUnderstander, SpellCorrector
@@ -219,7 +221,20 @@ class Runtime:
             options=options,
             observer=self.metrics,
             clock=self.clock,
+            phrasing=self._phrasing(),
         )
+
+    def _phrasing(self) -> Phrasing | None:
+        """Model phrasing of answers, when there is a model and it is not switched off."""
+        mode = self.settings.llm.phrasing
+        if self.llm is None or mode == "off":
+            return None
+        phraser = ModelPhraser(
+            self.llm,
+            deadline_seconds=self.settings.llm.call_deadline_seconds,
+            fallbacks=self.metrics,
+        )
+        return Phrasing(phraser=phraser, wants=functools.partial(should_phrase, mode=mode))
 
 
 def _training_data(settings: Settings) -> TrainingData:

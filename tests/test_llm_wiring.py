@@ -4,6 +4,7 @@ customer sees an error."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from shopbot.app import Runtime
 from tests.conftest import ServeShopbot
-from tests.core.llm.fake_openai import FakeOpenAI
+from tests.core.llm.fake_openai import FakeOpenAI, RecordedRequest, Reply
 
 UNSURE = "my thingy from you guys never showed up"  # the local model is unsure of it
 KEY = "sk-test-key"
@@ -116,3 +117,78 @@ async def test_a_model_that_cannot_be_reached_costs_the_customer_nothing(
     assert "email" in _reply_text(result).lower()
     (row, _) = await _inbound_rows(runtime, result)
     assert [call.outcome for call in row.model_calls] == ["unavailable"]
+
+
+ORDER_STATUS = {
+    "intent": "order_status",
+    "order_number": None,
+    "email": None,
+    "phone": None,
+    "product": None,
+    "problem": None,
+}
+
+
+def _answer_spanish(fake: FakeOpenAI, draft: str) -> None:
+    """The model: order status for what it is asked to understand, ``draft`` as a phrasing."""
+
+    def respond(request: RecordedRequest) -> Reply:
+        if request.response_format is not None:
+            return fake.json_reply(ORDER_STATUS)
+        return fake.text_reply(draft, tokens=(250, 40))
+
+    fake.respond_with(respond)
+
+
+async def test_a_spanish_speaking_customer_gets_the_order_status_in_spanish(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    draft = "Tu pedido #12345 se está procesando y saldrá en un plazo de 2 días."
+    _answer_spanish(fake_openai, draft)
+    url, runtime = await serve_shopbot(_model_env(fake_openai.base_url))
+    await _say(url, "¿Dónde está mi pedido #12345?")
+    result = await _say(url, "carol@example.com")  # no language of its own: the chat's
+    assert _reply_text(result) == draft
+    phrase_request = next(r for r in fake_openai.requests if r.response_format is None)
+    prompt = json.dumps(phrase_request.messages)
+    assert "#12345" in prompt and "being processed" in prompt  # grounded on the template
+    assert "carol@example.com" not in prompt  # the customer's email is masked
+    (_, row) = await _inbound_rows(runtime, result)
+    assert [(c.purpose, c.outcome) for c in row.model_calls] == [("phrase", "ok")]
+
+
+async def test_a_phrasing_that_changes_a_fact_is_replaced_by_the_template(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    _answer_spanish(fake_openai, "Tu pedido #12345 ya fue entregado ayer.")  # invented
+    url, runtime = await serve_shopbot(_model_env(fake_openai.base_url))
+    await _say(url, "¿Dónde está mi pedido #12345?")
+    result = await _say(url, "carol@example.com")
+    assert _reply_text(result).startswith(
+        "Your order #12345 is currently being processed and is expected to ship within 2 days."
+    )
+    (_, row) = await _inbound_rows(runtime, result)
+    assert [(c.purpose, c.outcome) for c in row.model_calls] == [("phrase", "rejected")]
+
+
+async def test_english_order_answers_keep_the_template_without_a_call(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    _answer_spanish(fake_openai, "never used")
+    url, _ = await serve_shopbot(_model_env(fake_openai.base_url))
+    await _say(url, "Where is my order #12345?")
+    result = await _say(url, "carol@example.com")
+    assert "being processed" in _reply_text(result)
+    assert fake_openai.requests == []
+
+
+async def test_phrasing_can_be_switched_off(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    _answer_spanish(fake_openai, "Tu pedido #12345 se está procesando.")
+    env = _model_env(fake_openai.base_url) | {"SHOPBOT_LLM_PHRASING": "off"}
+    url, _ = await serve_shopbot(env)
+    await _say(url, "¿Dónde está mi pedido #12345?")
+    result = await _say(url, "carol@example.com")
+    assert "being processed" in _reply_text(result)
+    assert all(r.response_format is not None for r in fake_openai.requests)

@@ -102,10 +102,15 @@ def is_english(text: str) -> bool:
     or more known foreign function words than English ones make it foreign. Emails, numbers
     and order references carry no language: "1003" or "bob@example.com" count as English.
     """
+    return _reads_english(text) is not False
+
+
+def _reads_english(text: str) -> bool | None:
+    """``is_english``, with ``None`` when the text carries no language at all."""
     text = re.sub(r"\S+@\S+|https?://\S+|#?\d+", " ", text)
     tokens = [w.lower() for w in _WORD.findall(text)]
     if not tokens:
-        return True
+        return None
     english = sum(t in _ENGLISH for t in tokens)
     foreign = sum(t in _FOREIGN and t not in _ENGLISH for t in tokens)
     if _NON_ENGLISH_MARKS.search(text) and english * 3 < len(tokens):
@@ -129,7 +134,18 @@ def should_phrase(request: PhrasingRequest, mode: PhrasingMode) -> bool:
         return False
     if mode == "all":
         return True
-    return request.article_title is not None or not is_english(request.user_text)
+    return request.article_title is not None or not _customer_writes_english(request)
+
+
+def _customer_writes_english(request: PhrasingRequest) -> bool:
+    """The language of the customer's message, or — when it carries none ("1003", an email
+    address) — of their latest message in the conversation that does."""
+    earlier = [text for role, text in reversed(request.history) if role == "user"]
+    for text in (request.user_text, *earlier):
+        verdict = _reads_english(text)
+        if verdict is not None:
+            return verdict
+    return True
 
 
 # --- the phraser ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -256,3 +257,14 @@ def test_when_to_phrase() -> None:
     assert not should_phrase(spanish_status, "off") and not should_phrase(guide, "off")
     empty = PhrasingRequest(user_text="hola", intent="greeting", replies=())
     assert not should_phrase(empty, "all")
+
+
+def test_a_reply_that_carries_no_language_takes_the_conversations() -> None:
+    default: PhrasingMode = "articles_and_other_languages"
+    spanish_before = (("user", "¿Dónde está mi pedido 1002?"), ("assistant", "Your email?"))
+    english_before = (("user", "where is my order 1002"), ("assistant", "Your email?"))
+    answer = shipped_request("alice@example.com")
+    assert should_phrase(replace(answer, history=spanish_before), default)
+    assert not should_phrase(replace(answer, history=english_before), default)
+    nothing = replace(answer, history=())
+    assert not should_phrase(nothing, default)  # nothing to go by: the English template
