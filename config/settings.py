@@ -209,9 +209,7 @@ class LLMSettings(_Section):
     latency); 0 never asks it. 0.75 sends roughly the uncertain quarter of messages."""
     call_deadline_seconds: float = Field(8.0, gt=0)
     """The longest one stage waits for the model, retries included; then the local answer."""
-    phrasing: Literal["off", "articles_and_other_languages", "all"] = (
-        "articles_and_other_languages"
-    )
+    phrasing: Literal["off", "articles_and_other_languages", "all"] = "articles_and_other_languages"
     """Which fact-grounded answers the model rephrases: ``all`` of them; only help-article
     answers and answers to customers writing in another language than English (the default:
     the templates already read well in English, and each phrasing is one more call); or
