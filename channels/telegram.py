@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 from telegram import Bot, Update
@@ -44,6 +44,34 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 _POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates call open waiting for updates
 _MAX_BACKOFF = 30.0
+
+
+class _RedactToken(logging.Filter):
+    """Takes the bot token out of httpx's request log lines: the Bot API has it in every URL
+    (``/bot<token>/sendMessage``) and httpx logs each request at INFO."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token and self._token in message:
+            record.msg, record.args = message.replace(self._token, "<token>"), None
+        return True
+
+
+@contextlib.contextmanager
+def _token_kept_out_of_logs(redaction: _RedactToken) -> Iterator[None]:
+    """The token redacted from httpx's log while the block runs (unless it already is)."""
+    logger = logging.getLogger("httpx")
+    added = redaction not in logger.filters
+    logger.addFilter(redaction)
+    try:
+        yield
+    finally:
+        if added:
+            logger.removeFilter(redaction)
 
 
 class _BotClient:
@@ -94,6 +122,7 @@ class TelegramChannel:
         self._api_url = api_url
         self._polling = polling
         self._client = _BotClient(token, api_url)
+        self._redaction = _RedactToken(token)
         self.sender: ChannelSender = TelegramSender(
             self._client.bot, share_phone_button=share_phone_button
         )
@@ -113,11 +142,13 @@ class TelegramChannel:
         """Open the Bot API client and deliver updates to ``inbox``; raises ``ChannelAuthError``
         for a token Telegram rejects. An unreachable Bot API only logs a warning (sends are
         retried)."""
+        logging.getLogger("httpx").addFilter(self._redaction)  # until stop()
         await self._client.open()
         try:
             user = await self._client.bot.get_me()
         except InvalidToken as exc:
             await self._client.close()
+            logging.getLogger("httpx").removeFilter(self._redaction)
             raise channel_error(exc, self._token) from exc
         except TelegramError as exc:
             log.warning("Telegram is not reachable yet: %s", channel_error(exc, self._token))
@@ -136,12 +167,14 @@ class TelegramChannel:
                 await poller
         self._inbox = None
         await self._client.close()
+        logging.getLogger("httpx").removeFilter(self._redaction)
 
     async def check(self) -> str:
         """``@username`` of the bot the token belongs to; ``ChannelAuthError`` for a wrong token."""
         client = _BotClient(self._token, self._api_url)
         try:
-            user = await client.bot.get_me()
+            with _token_kept_out_of_logs(self._redaction):
+                user = await client.bot.get_me()
         except TelegramError as exc:
             raise channel_error(exc, self._token) from exc
         finally:
@@ -155,9 +188,12 @@ class TelegramChannel:
             raise ConfigError("TELEGRAM_WEBHOOK_SECRET", "needed to register a webhook")
         client = _BotClient(self._token, self._api_url)
         try:
-            await client.bot.set_webhook(
-                url=url, secret_token=self._secret.decode(), allowed_updates=list(ALLOWED_UPDATES)
-            )
+            with _token_kept_out_of_logs(self._redaction):
+                await client.bot.set_webhook(
+                    url=url,
+                    secret_token=self._secret.decode(),
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
         except TelegramError as exc:
             raise channel_error(exc, self._token) from exc
         finally:

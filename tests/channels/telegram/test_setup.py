@@ -4,6 +4,7 @@ each answer of the Bot API (python-telegram-bot against the fake)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,29 @@ async def test_check_with_a_wrong_token_says_so_without_showing_it(
         await channel(fake_telegram, token=wrong).check()
     assert "TELEGRAM_BOT_TOKEN" in str(raised.value) and "BotFather" in str(raised.value)
     assert wrong not in str(raised.value)
+
+
+async def test_the_token_never_reaches_the_log(
+    fake_telegram: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Inbox:
+        async def submit(self, *args: object, **kwargs: object) -> bool:
+            return True
+
+    caplog.set_level(logging.INFO)  # what `shopbot serve` logs
+    bot = channel(fake_telegram)
+    await bot.check()
+    await bot.set_webhook("https://bot.shop.example/webhooks/telegram")
+    await bot.start(Inbox())
+    try:
+        await bot.sender.send(OutboundMessage(channel="telegram", recipient="42", text="hi"))
+    finally:
+        await bot.stop()
+
+    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("/sendMessage" in line for line in httpx_lines)  # requests are still logged
+    ours = [r.getMessage() for r in caplog.records if r.name != "aiohttp.access"]  # not the fake's
+    assert not [line for line in ours if TOKEN in line]
 
 
 async def test_start_with_a_wrong_token_fails(fake_telegram: FakeBotApi) -> None:
