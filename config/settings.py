@@ -26,6 +26,7 @@ __all__ = [
     "DeliverySettings",
     "DialogueSettings",
     "LLMSettings",
+    "LearningSettings",
     "NLUSettings",
     "PrivacySettings",
     "Secrets",
@@ -228,6 +229,29 @@ class LLMSettings(_Section):
         return self
 
 
+class LearningSettings(_Section):
+    """The learning loop (core/learning): mining logged conversations for new examples,
+    training, and promoting a model only when it measurably does not get worse."""
+
+    window_turns: int = Field(3, ge=1)
+    """A failed message counts as a rephrasing of a later successful one only this many
+    customer messages before it..."""
+    window_minutes: float = Field(10.0, gt=0)
+    """...and only this long before it."""
+    min_words: int = Field(2, ge=1)
+    """Shorter candidates carry too little to learn from."""
+    min_similarity: float = Field(0.15, ge=0.0, le=1.0)
+    """How close (0..1) a failed message must be to the successful one to be taken as the
+    same request; further ones are dropped."""
+    auto_accept_score: float | None = Field(None, ge=0.0, le=1.0)
+    """Candidates scoring at least this are accepted without review; ``None``: review all."""
+    max_f1_drop: float = Field(0.02, ge=0.0, le=1.0)
+    """A new model is refused when any intent's F1 on the frozen evaluation set drops by more
+    than this (or the macro-F1 drops at all)."""
+    reload_interval_seconds: float = Field(30.0, gt=0)
+    """How often a running server checks for a newly promoted model."""
+
+
 class CRMSettings(_Section):
     adapter: str = Field("demo", pattern="^(demo)$")
     demo_database: Path | None = None
@@ -287,6 +311,7 @@ class Settings(_Section):
     twilio: TwilioSettings = TwilioSettings()
     slack: SlackSettings = SlackSettings()
     delivery: DeliverySettings = DeliverySettings()
+    learning: LearningSettings = LearningSettings()
     llm: LLMSettings = LLMSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 

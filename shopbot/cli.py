@@ -22,6 +22,8 @@ from aiohttp import web
 from channels.cli import chat_loop
 from config.settings import Settings, load_settings
 from core.errors import ChannelError, ConfigError, ShopbotError
+from shopbot import learn_commands, model_commands
+from shopbot.commands import Command
 
 if TYPE_CHECKING:
     from shopbot.app import Runtime
@@ -71,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
     reset = demo_commands.add_parser("reset", help="re-create and re-seed the demo shop")
     _add_common(reset)
+
+    # The learning loop. Each of these sub-commands sets ``run`` (see ``Command``).
+    learn = commands.add_parser("learn", help="learn from logged conversations")
+    learn_actions = learn.add_subparsers(dest="learn_command", required=True, metavar="ACTION")
+    model = commands.add_parser("model", help="the intent model's versions")
+    model_actions = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    learn_commands.register(learn_actions, _add_common)
+    model_commands.register(learn_actions, model_actions, commands, _add_common)
     return parser
 
 
@@ -248,6 +258,9 @@ async def _set_telegram_webhook(settings: Settings, url: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    command: Command | None = getattr(args, "run", None)
+    if command is not None:
+        return asyncio.run(command(settings, args))
     if args.command == "serve":
         asyncio.run(_serve(settings))
     elif args.command == "chat":
