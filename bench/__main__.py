@@ -1,4 +1,5 @@
-"""``python -m bench`` (``make bench``): stage latencies, HTTP throughput vs. a bare echo, memory.
+"""``python -m bench`` (``make bench``): stage latencies, model usage, HTTP throughput vs. a bare
+echo, memory.
 
 Prints a table and writes ``bench/results/latest.json``. ``--quick`` is a short smoke run.
 """
@@ -27,6 +28,7 @@ import aiohttp
 
 from bench.corpus import build_corpus, shop_facts
 from bench.http import HttpResult, measure_http
+from bench.llm_usage import CALLS_PER_MESSAGE_TARGET, LLMUsage, measure_llm_usage, usage_table
 from bench.stages import bench_settings, measure_bitext, measure_stages
 from bench.stats import Timing
 from shopbot.app import build_runtime
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, help="HTTP rounds (each: echo then shopbot)")
     parser.add_argument("--duration", type=float, help="seconds measured per HTTP run")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--no-llm", action="store_true", help="skip the model-usage measurement")
     return parser
 
 
@@ -73,6 +76,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
         "duration": args.duration or (2.0 if quick else 8.0),
         "warmup": 0.5 if quick else 1.5,
         "concurrency": args.concurrency,
+        "llm_latency_conversations": 20 if quick else 150,
     }
 
 
@@ -160,8 +164,14 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _passed(timings: Sequence[Timing], http: HttpResult | None) -> dict[str, bool]:
+def _passed(
+    timings: Sequence[Timing], http: HttpResult | None, usage: LLMUsage | None
+) -> dict[str, bool]:
     checks = {t.name: _verdict(t)[1] == "pass" for t in timings if t.name in STAGE_TARGETS}
+    if usage is not None:
+        checks["model calls per message"] = (
+            usage.default_calls_per_message <= CALLS_PER_MESSAGE_TARGET
+        )
     if http is not None:
         checks["http ratio"] = http.ratio >= HTTP_RATIO_TARGET
     return checks
@@ -211,6 +221,15 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
     print("turn outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     for line in _logged_errors(data_dir / "bench.log"):
         print(f"  logged: {line}")
+    usage: LLMUsage | None = None
+    if not args.no_llm:
+        corpus = build_corpus(plan["conversations"], user_prefix="llm")
+        usage = asyncio.run(
+            measure_llm_usage(
+                data_dir, corpus, latency_conversations=plan["llm_latency_conversations"]
+            )
+        )
+        print("\n" + "\n".join(usage_table(usage)), flush=True)
     http: HttpResult | None = None
     if not args.no_http:
         http = measure_http(
@@ -222,14 +241,19 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
             log_path=data_dir / "servers.log",
         )
         print("\n" + "\n".join(_http_table(http)))
-    checks = _passed(timings, http)
+    checks = _passed(timings, http, usage)
     report = {
         "machine": {**_machine(), "load_average_at_start": load_before},
         "plan": plan,
         "stages": [asdict(t) for t in timings],
         "turn_outcomes": dict(outcomes),
+        "llm_usage": asdict(usage) if usage else None,
         "http": asdict(http) if http else None,
-        "targets": {"stages_ms": STAGE_TARGETS, "http_ratio": HTTP_RATIO_TARGET},
+        "targets": {
+            "stages_ms": STAGE_TARGETS,
+            "http_ratio": HTTP_RATIO_TARGET,
+            "model_calls_per_message": CALLS_PER_MESSAGE_TARGET,
+        },
         "passed": checks,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
