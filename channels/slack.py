@@ -28,6 +28,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.platform import submit_or_retry_later
@@ -75,6 +76,8 @@ class SlackChannel:
         self._bot_lock = asyncio.Lock()
         self.sender: ChannelSender = SlackSender(self._client)
         self._app = self._bolt_app(signing_secret, api_url)
+        # Checked before anything else is done for a request (Bolt checks it again).
+        self._signature = SignatureVerifier(signing_secret)
 
     def _bolt_app(self, signing_secret: str, api_url: str) -> AsyncApp:
         """Bolt with our listeners. Bolt passes arguments by name, so they are plain functions."""
@@ -173,6 +176,8 @@ class SlackChannel:
             # non-ASCII signature): refuse them as the bad signatures they are.
             return web.json_response({"error": "invalid request"}, status=401)
         raw = await _read_body(request)
+        if not self._signature.is_valid_request(raw, dict(request.headers)):
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
             bolt_request = AsyncBoltRequest(
                 body=raw.decode("utf-8"),

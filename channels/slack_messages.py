@@ -189,8 +189,9 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _identity(team: str, user: str, staff_teams: frozenset[str]) -> Identity | None:
-    return Identity(STAFF, f"{team}:{user}") if team in staff_teams else None
+def _identity(team: str | None, user: str, staff_teams: frozenset[str]) -> Identity | None:
+    """Staff when the sender's own workspace (as the payload states it) is a staff one."""
+    return Identity(STAFF, f"{team}:{user}") if team and team in staff_teams else None
 
 
 def _strip_mention(text: str, bot_user_id: str) -> str:
@@ -211,8 +212,10 @@ def inbound_from_event(
         return None
     if user == bot.user_id:
         return None
-    # The sender's own workspace: in a shared (Slack Connect) channel it is not ours.
-    team = _text(event.get("user_team")) or _text(event.get("team")) or _text(body.get("team_id"))
+    # The sender's own workspace: in a shared (Slack Connect) channel it is not ours. Only
+    # that decides staff; the workspace the request came through is ours whoever wrote.
+    sender_team = _text(event.get("user_team")) or _text(event.get("team"))
+    team = sender_team or _text(body.get("team_id"))
     raw_text = event.get("text")
     text = raw_text if isinstance(raw_text, str) else ""
     if not team:
@@ -231,7 +234,7 @@ def inbound_from_event(
         user_id=user_id,
         text=text,
         message_id=event_id,
-        verified_identity=_identity(team, user, staff_teams),
+        verified_identity=_identity(sender_team, user, staff_teams),
     )
     return SlackInbound(message, channel, thread)
 
@@ -252,7 +255,8 @@ def inbound_from_action(
     message_ts = _text(container.get("message_ts"))
     team_field = body.get("team")
     body_team = _text(team_field.get("id")) if isinstance(team_field, Mapping) else None
-    team = _text(user.get("team_id")) or body_team
+    sender_team = _text(user.get("team_id"))
+    team = sender_team or body_team
     if not (value and action_ts and user_id and channel and message_ts and team):
         return None
     message = body.get("message")
@@ -264,6 +268,6 @@ def inbound_from_action(
         user_id=conversation,
         text=value,
         message_id=f"{message_ts}:{action_ts}",
-        verified_identity=_identity(team, user_id, staff_teams),
+        verified_identity=_identity(sender_team, user_id, staff_teams),
     )
     return SlackInbound(inbound, channel, thread)

@@ -110,6 +110,21 @@ async def test_another_workspace_is_verified_like_any_customer(
     assert "Carol" not in text and "Aurora" not in text
 
 
+async def test_a_sender_whose_workspace_is_not_stated_is_not_taken_for_staff(
+    slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    # Delivered through the staff workspace (the request's team_id), but nothing in the event
+    # says the sender belongs to it: e.g. a guest in a shared channel.
+    unstated = {
+        k: v for k, v in dm("where is order #12345?", user="U0GUEST").items() if k != "team"
+    }
+    await slack_bot.post(EVENTS, event_body(unstated, "Ev05", team_id="T0STAFF"))
+    await eventually(lambda: len(fake_slack.accepted_posts) == 1, "the answer")
+    text = _text_of(fake_slack.accepted_posts[0])
+    assert "email address you used for order #12345" in text
+    assert "Carol" not in text
+
+
 async def test_bot_edited_joined_and_own_messages_are_not_answered(
     slack_bot: SlackBot, fake_slack: FakeSlack
 ) -> None:
