@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -299,16 +300,25 @@ def _present(platform: str, variables: dict[str, str | None]) -> bool:
     return not missing
 
 
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 def _telegram(settings: Settings) -> PlatformChannel | None:
     secrets = settings.secrets
     if not secrets.telegram_bot_token:
         return None
     telegram = settings.telegram
-    if telegram.mode == "webhook" and not secrets.telegram_webhook_secret:
+    secret = secrets.telegram_webhook_secret
+    if telegram.mode == "webhook" and not secret:
         raise ConfigError(
             "TELEGRAM_WEBHOOK_SECRET",
             "Telegram webhooks need a secret (any 1-256 of A-Z a-z 0-9 _ -); "
             "or set SHOPBOT_TELEGRAM_MODE=polling for local development",
+        )
+    if secret and not _TELEGRAM_SECRET.fullmatch(secret):
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET",
+            "Telegram accepts only 1-256 of A-Z a-z 0-9 _ - (e.g. `openssl rand -hex 32`)",
         )
     from channels.telegram import TelegramChannel  # the SDKs load only when used
 

@@ -281,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.command == "serve" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # HTTP client libraries log each request's URL at INFO, and a Telegram URL holds the bot
+    # token; the platform SDKs log request details. Their warnings are enough.
+    for noisy in ("httpx", "httpcore", "twilio", "openai", "slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _run(args)
     except ConfigError as exc:

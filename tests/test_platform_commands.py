@@ -61,6 +61,14 @@ def test_a_telegram_webhook_without_its_secret_is_a_configuration_error() -> Non
     assert "polling" in telegram.description
 
 
+def test_a_telegram_secret_telegram_would_refuse_is_a_configuration_error() -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "c2VjcmV0+/=="}
+    with pytest.raises(ConfigError) as error:
+        platform_channels(load_settings(env=env))
+    assert error.value.key == "TELEGRAM_WEBHOOK_SECRET"
+    assert "c2VjcmV0" not in str(error.value)  # the secret itself is not repeated
+
+
 def test_twilio_without_the_public_url_it_signs_with_is_a_configuration_error() -> None:
     env = {**TWILIO, "SHOPBOT_TWILIO_WHATSAPP_NUMBER": "+14155238886"}
     with pytest.raises(ConfigError) as error:
