@@ -175,7 +175,16 @@ class DeliveryStore(Protocol):
 
     async def retry_inbox(self, item_id: int, error: str) -> None: ...
 
-    async def fail_inbox(self, item_id: int, error: str, *, now: datetime) -> None: ...
+    async def fail_inbox(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        now: datetime,
+        replies: Sequence[OutboundMessage] = (),
+    ) -> None:
+        """Give up on a message, queueing ``replies`` (an apology) in the same transaction."""
+        ...
 
     async def claim_outbox(
         self, now: datetime, limit: int, *, lease: timedelta
@@ -205,3 +214,5 @@ class DeliveryObserver(Protocol):
     def count_outbound_sent(self, channel: str) -> None: ...
 
     def count_outbound_failure(self, channel: str, reason: str) -> None: ...
+
+    def count_inbound_failure(self, channel: str) -> None: ...

@@ -38,7 +38,7 @@ from core.delivery import (
 )
 from core.engine import Engine
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited
-from core.types import InboundMessage, utcnow
+from core.types import InboundMessage, Reply, utcnow
 
 __all__ = ["Dispatcher"]
 
@@ -68,6 +68,7 @@ class Dispatcher:
         send_timeout: float = 30.0,
         concurrency: int = 4,
         poll_interval: float = 30.0,
+        apology: str | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -80,6 +81,7 @@ class Dispatcher:
         self._send_timeout = send_timeout
         self._concurrency = concurrency
         self._poll_interval = poll_interval  # also picks up rows another process queued
+        self._apology = apology  # sent when a message cannot be processed at all
         self._inbox_wake = asyncio.Event()
         self._outbox_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -188,11 +190,9 @@ class Dispatcher:
             await self._inbox_failed(item, exc)
             return False
         channel = item.message.channel
-        sender = self._senders.get(channel)
-        capabilities = sender.capabilities if sender else _UNKNOWN_PLATFORM
         replies = outbound_messages(
             result.replies,
-            capabilities,
+            self._capabilities(channel),
             channel=channel,
             recipient=item.recipient,
             thread=item.thread,
@@ -202,6 +202,10 @@ class Dispatcher:
         if await self._store.finish_inbox(item.id, replies, now=self._clock()):
             self._outbox_wake.set()
         return True
+
+    def _capabilities(self, channel: str) -> Capabilities:
+        sender = self._senders.get(channel)
+        return sender.capabilities if sender else _UNKNOWN_PLATFORM
 
     async def _inbox_failed(self, item: InboxItem, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -214,8 +218,22 @@ class Dispatcher:
             )
             await self._store.retry_inbox(item.id, error)
             return
-        log.error("gave up processing %s message %s", item.message.channel, item.id, exc_info=exc)
-        await self._store.fail_inbox(item.id, error, now=self._clock())
+        channel = item.message.channel
+        log.error("gave up processing %s message %s", channel, item.id, exc_info=exc)
+        sorry = [] if self._apology is None else [Reply(self._apology)]
+        capabilities = self._capabilities(channel)
+        replies = outbound_messages(
+            sorry,
+            capabilities,
+            channel=channel,
+            recipient=item.recipient,
+            thread=item.thread,
+            inbound_id=item.message.message_id,
+        )
+        await self._store.fail_inbox(item.id, error, now=self._clock(), replies=replies)
+        self._metrics.count_inbound_failure(channel)
+        if replies:
+            self._outbox_wake.set()
 
     # -- outbox ------------------------------------------------------------------------------
     async def _outbox_wait(self) -> float:

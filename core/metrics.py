@@ -88,6 +88,13 @@ class Metrics:
             ("channel", "reason"),
             registry=self.registry,
         )
+        self._inbound_failures = Counter(
+            "shopbot_inbound_failures",
+            "Platform messages that could not be processed and were given up on (the customer "
+            "got an apology), by channel.",
+            ("channel",),
+            registry=self.registry,
+        )
 
         self._llm_calls = Counter(
             "shopbot_llm_calls",
@@ -134,6 +141,10 @@ class Metrics:
     def count_outbound_failure(self, channel: str, reason: str) -> None:
         """Count a message that will not be delivered."""
         self._outbound_failures.labels(channel, reason).inc()
+
+    def count_inbound_failure(self, channel: str) -> None:
+        """Count a platform message given up on after repeated failures."""
+        self._inbound_failures.labels(channel).inc()
 
     def observe_llm_call(
         self,

@@ -104,6 +104,7 @@ class Runtime:
             send_timeout=delivery.send_timeout_seconds,
             concurrency=delivery.concurrency,
             poll_interval=delivery.poll_interval_seconds,
+            apology=self.responses.render("error"),
         )
         await self.dispatcher.start()
         for channel in self.channels:

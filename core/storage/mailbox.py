@@ -93,19 +93,18 @@ class Mailbox:
         )
         await self._run("update the inbox", _execute, statement)
 
-    async def fail_inbox(self, item_id: int, error: str, *, now: datetime) -> None:
-        """Give up on processing a message."""
-        statement = (
-            update(inbox)
-            .where(inbox.c.id == item_id)
-            .values(
-                status="failed",
-                attempts=inbox.c.attempts + 1,
-                last_error=_error(error),
-                processed_at=now,
-            )
-        )
-        await self._run("update the inbox", _execute, statement)
+    async def fail_inbox(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        now: datetime,
+        replies: Sequence[OutboundMessage] = (),
+    ) -> None:
+        """Give up on processing a message (its text is kept for an operator to look at), and
+        queue ``replies`` — an apology — in the same transaction, if it was still pending."""
+        rows = [_outbox_values(reply, now) for reply in replies]
+        await self._run("give up an inbound message", _fail, item_id, _error(error), rows, now)
 
     async def claim_outbox(
         self, now: datetime, limit: int, *, lease: timedelta
@@ -365,6 +364,24 @@ def _finish(conn: Connection, item_id: int, rows: list[dict[str, Any]], now: dat
     if rows:
         conn.execute(insert(outbox), rows)
     return True
+
+
+def _fail(
+    conn: Connection, item_id: int, error: str, rows: list[dict[str, Any]], now: datetime
+) -> None:
+    failed = conn.execute(
+        update(inbox)
+        .where(inbox.c.id == item_id, inbox.c.status == "pending")
+        .values(
+            status="failed",
+            attempts=inbox.c.attempts + 1,
+            last_error=error,
+            processed_at=now,
+            claimed_until=None,
+        )
+    )
+    if failed.rowcount == 1 and rows:
+        conn.execute(insert(outbox), rows)
 
 
 def _fetch(conn: Connection, query: Any) -> Sequence[Row[Any]]:

@@ -376,3 +376,34 @@ async def test_two_workers_on_one_database_answer_each_message_once(
     for user in users:  # and in each conversation, in order
         texts = [m.text for m in platform.sent if m.recipient == user]
         assert "email" in texts[0].lower() and "Zephyr" in texts[1]
+
+
+async def test_a_message_that_cannot_be_processed_gets_an_apology_and_is_counted(
+    bot: tuple[Runtime, Make], tmp_path: Path
+) -> None:
+    runtime, _ = bot
+    # The conversation database is down for the engine; the inbox (another database) works.
+    inbox = SQLConversationStore(f"sqlite+aiosqlite:///{tmp_path / 'inbox.sqlite3'}")
+    await inbox.start()
+    platform = Platform()
+    dispatcher = Dispatcher(
+        runtime.engine,
+        inbox,
+        {"telegram": platform},
+        metrics=runtime.metrics,
+        base_delay=0.01,
+        apology="Sorry, something went wrong on our side.",
+    )
+    try:
+        await runtime.store.stop()
+        await dispatcher.start()
+        await dispatcher.submit(_message("where is order 1003", "u1"), recipient="chat-42")
+        await eventually(lambda: _sent_at_least(platform, 1), "the apology")
+        assert platform.texts() == ["Sorry, something went wrong on our side."]
+        assert platform.sent[0].recipient == "chat-42"
+        (failed,) = await inbox.inbox_items("failed")
+        assert "StorageError" in (failed.last_error or "")
+        assert _count(runtime, "shopbot_inbound_failures_total", channel="telegram") == 1
+    finally:
+        await dispatcher.stop()
+        await inbox.stop()
