@@ -18,7 +18,7 @@ from core.delivery import ChannelSender, Inbox
 from core.errors import StorageError
 from core.types import InboundMessage
 
-__all__ = ["PlatformChannel", "submit_or_retry_later"]
+__all__ = ["PlatformChannel", "read_body", "submit_or_retry_later"]
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +63,18 @@ async def submit_or_retry_later(
         log.exception("could not store a %s message; the platform will retry", message.channel)
         return web.Response(status=503, text="temporarily unavailable")
     return None
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """A webhook's body, or ``None`` when it is larger than ``limit`` bytes (as declared, or
+    as counted while reading: a client may lie about its length or send none)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.platform import submit_or_retry_later
+from channels.platform import read_body, submit_or_retry_later
 from channels.slack_messages import (
     CHANNEL,
     SlackBot,
@@ -175,7 +175,9 @@ class SlackChannel:
             # Bolt would fail on these with a 500 (int() of the timestamp, compare_digest of a
             # non-ASCII signature): refuse them as the bad signatures they are.
             return web.json_response({"error": "invalid request"}, status=401)
-        raw = await _read_body(request)
+        raw = await read_body(request, MAX_REQUEST_BYTES)
+        if raw is None:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_REQUEST_BYTES, actual_size=0)
         if not self._signature.is_valid_request(raw, dict(request.headers)):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
@@ -218,21 +220,6 @@ def _plausible_signature_headers(request: web.Request) -> bool:
     if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit()):
         return False
     return signature is None or signature.isascii()
-
-
-async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
-        raise web.HTTPRequestEntityTooLarge(
-            max_size=MAX_REQUEST_BYTES, actual_size=request.content_length
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_REQUEST_BYTES, actual_size=size)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _well_formed(body: object) -> bool:

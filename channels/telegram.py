@@ -19,7 +19,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
-from channels.platform import submit_or_retry_later
+from channels.platform import read_body, submit_or_retry_later
 from channels.telegram_messages import (
     ALLOWED_UPDATES,
     CHANNEL,
@@ -204,7 +204,7 @@ class TelegramChannel:
         """Store the update and acknowledge; the reply is sent later from the outbox."""
         if not self._authentic(request):
             return web.Response(status=403, text="forbidden")
-        body = await _read_bounded(request, MAX_WEBHOOK_BYTES)
+        body = await read_body(request, MAX_WEBHOOK_BYTES)
         if body is None:
             return web.Response(status=413, text="body too large")
         try:
@@ -304,17 +304,3 @@ class TelegramChannel:
 
 def _backoff(failures: int) -> float:
     return float(min(_MAX_BACKOFF, 0.5 * 2.0 ** (failures - 1)))
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or ``None`` when it is larger than ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -31,7 +31,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from channels.platform import submit_or_retry_later
+from channels.platform import read_body, submit_or_retry_later
 from core.delivery import Capabilities, ChannelSender, Inbox, OutboundMessage
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited, ChannelTimeout
 from core.types import Identity, InboundMessage
@@ -325,7 +325,9 @@ class TwilioChannel:
     async def _signed_form(self, request: web.Request) -> MultiDict[str]:
         """The form Twilio posted, once its signature over the public URL is checked."""
         signature = request.headers.get("X-Twilio-Signature")
-        body = await _read_body(request)
+        body = await read_body(request, _MAX_BODY_BYTES)
+        if body is None:
+            raise _Rejected(413, "body too large")
         try:
             pairs = parse_qsl(
                 body.decode("utf-8"),
@@ -359,16 +361,3 @@ class TwilioChannel:
             verified_identity=_identity(sender),
         )
         return message, sender
-
-
-async def _read_body(request: web.Request) -> bytes:
-    """The request body, refused with 413 beyond ``_MAX_BODY_BYTES`` (declared or counted)."""
-    too_large = _Rejected(413, "body too large")
-    if request.content_length is not None and request.content_length > _MAX_BODY_BYTES:
-        raise too_large
-    received = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        received += chunk
-        if len(received) > _MAX_BODY_BYTES:
-            raise too_large
-    return bytes(received)
