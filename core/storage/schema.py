@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -31,6 +32,8 @@ __all__ = [
     "handoffs",
     "inbox",
     "metadata",
+    "model_active",
+    "model_versions",
     "outbox",
     "turns",
     "verification_failures",
@@ -112,7 +115,7 @@ turns = Table(
     Column("quick_replies", JSON, nullable=False, default=list),
     Column("feedback", String),
     # The language-model calls of the turn (on its inbound row): purpose, model, tokens, time.
-    Column("model_calls", JSON, nullable=False, default=list),
+    Column("model_calls", JSON, default=list),  # nullable: added to older databases
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
@@ -192,3 +195,74 @@ outbox = Table(
     Index("ix_outbox_status_due", "status", "next_attempt_at"),
     Index("ix_outbox_recipient", "channel", "recipient", "status", "id"),
 )
+
+
+# Intent model versions (core/learning/registry.py): the serialized model with its sha256, its
+# metrics on the evaluation set (JSON), the training-set fingerprint and counts, and whether the
+# promotion rule passed it ("promoted") or refused it ("rejected", with the reason).
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("fingerprint", String, nullable=False),
+    Column("training_examples", Integer, nullable=False),
+    Column("accepted_examples", Integer, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("sha256", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The active model version: one row (id 1), changed in one statement, so every server reading
+# it sees either the old or the new version.
+model_active = Table(
+    "model_active",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version_id", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+# -- the learning loop (core.learning) ---------------------------------------------------------
+
+# Candidate training examples mined from the turn log: placeholder text only, never raw
+# personal data. ``key`` is a hash of the normalised text: a text is stored once, whatever
+# conversation it is mined from again (this is also what makes mining idempotent).
+learning_candidates = Table(
+    "learning_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("intent", String, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("status", String, nullable=False),  # pending, accepted, rejected
+    Column("conversation_id", String, nullable=False),
+    Column("failed_turn_ids", JSON, nullable=False),
+    Column("success_turn_id", Integer, nullable=False),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Column("succeeded_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("reviewed_at", UTCDateTime),
+    UniqueConstraint("key", name="uq_learning_candidates_key"),
+    Index("ix_learning_candidates_status", "status", "id"),
+)
+
+# One row per `shopbot learn mine` run: the turn log was mined up to ``through_turn_id``, so
+# the next run reads only conversations with newer messages.
+learning_runs = Table(
+    "learning_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("through_turn_id", Integer, nullable=False),
+    Column("conversations", Integer, nullable=False),
+    Column("found", Integer, nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+)
+
+__all__ += ["learning_candidates", "learning_runs"]

@@ -7,13 +7,14 @@ how two concurrent turns of one conversation are prevented from losing an update
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, inspect, select, update
+from sqlalchemy import Connection, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -23,6 +24,7 @@ from core.session import DialogueState, Session
 from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
 from core.storage.checks import require_storable as _require_storable
 from core.storage.mailbox import Mailbox
+from core.storage.models import ModelVersions
 from core.storage.runner import Runner, open_runner
 from core.storage.schema import (
     handoffs,
@@ -33,6 +35,8 @@ from core.storage.schema import (
 from core.types import Attributes, ModelCall
 
 __all__ = ["SQLConversationStore"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -244,22 +248,36 @@ def _replies_to(conn: Connection, conversation_id: str, message_id: str) -> list
 
 
 def _create_tables(conn: Connection) -> list[str]:
-    """Create the missing tables; returns the columns existing tables lack (see below)."""
+    """Create the missing tables and upgrade older ones; returns the columns existing tables
+    lack that cannot be added (see below)."""
     metadata.create_all(conn)
-    return _missing_columns(conn)
+    return _upgrade(conn)
 
 
-def _missing_columns(conn: Connection) -> list[str]:
-    """Columns this version needs that existing tables lack (create_all adds tables only)."""
+def _upgrade(conn: Connection) -> list[str]:
+    """Bring tables an older shopbot created up to this version: add the optional (nullable)
+    columns and the indexes they lack. A missing required column cannot be filled in for the
+    rows already there: it is returned, and the database is refused."""
     inspector = inspect(conn)
-    missing: list[str] = []
+    refused: list[str] = []
     for table in metadata.sorted_tables:
         present = {column["name"] for column in inspector.get_columns(table.name)}
-        missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
-    return missing
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                refused.append(f"{table.name}.{column.name}")
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            log.info("added column %s.%s to an older database", table.name, column.name)
+        if not refused:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
+    return refused
 
 
-class SQLConversationStore(Mailbox):
+class SQLConversationStore(Mailbox, ModelVersions):
     """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
 
     ``connect_args`` go to the driver unchanged, e.g. asyncpg's

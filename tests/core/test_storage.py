@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.errors import ConcurrentUpdate, StorageError
 from core.ports import ConversationStore, HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
 from core.storage import SQLConversationStore
-from core.types import Attributes
+from core.types import Attributes, ModelCall
 from tests.conftest import TestDatabase
 
 
@@ -293,6 +295,37 @@ async def test_a_database_from_an_older_version_is_refused_at_start(tmp_path: Pa
     store = SQLConversationStore(f"sqlite+aiosqlite:///{path}")
     with pytest.raises(StorageError, match=r"older shopbot.*conversations\.user_id"):
         await store.start()
+
+
+async def test_a_database_from_before_optional_columns_is_upgraded_in_place(
+    database: TestDatabase,
+) -> None:
+    store = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await store.start()
+    await store.log_turn(TurnRecord("c1", "api", "u1", "in", "where is my order"))
+    await store.stop()
+    # What an earlier shopbot created: without the columns added since.
+    old = create_async_engine(database.url, connect_args=dict(database.connect_args))
+    async with old.begin() as conn:
+        await conn.execute(text("DROP INDEX ix_inbox_conversation"))
+        for table, column in (("turns", "model_calls"), ("outbox", "asks_for")):
+            await conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    await old.dispose()
+
+    await store.start()
+    try:
+        (kept,) = await store.turns("c1")
+        assert kept.text == "where is my order" and kept.model_calls == ()
+        call = ModelCall("understand", "gpt-4o-mini", 120, 30, 812.5, "ok")
+        await store.log_turn(TurnRecord("c1", "api", "u1", "in", "hi", model_calls=(call,)))
+        assert (await store.turns("c1"))[-1].model_calls == (call,)
+    finally:
+        await store.stop()
+    check = create_async_engine(database.url, connect_args=dict(database.connect_args))
+    async with check.connect() as conn:
+        indexes = await conn.run_sync(lambda c: inspect(c).get_indexes("inbox"))
+    await check.dispose()
+    assert "ix_inbox_conversation" in {index["name"] for index in indexes}
 
 
 async def test_concurrent_loads_each_get_their_own_session(store: SQLConversationStore) -> None:
