@@ -22,6 +22,7 @@ from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
 from core.session import DialogueState, Session
 from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
+from core.storage.candidates import CandidateStore
 from core.storage.checks import require_storable as _require_storable
 from core.storage.mailbox import Mailbox
 from core.storage.models import ModelVersions
@@ -277,7 +278,7 @@ def _upgrade(conn: Connection) -> list[str]:
     return refused
 
 
-class SQLConversationStore(Mailbox, ModelVersions):
+class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
     """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
 
     ``connect_args`` go to the driver unchanged, e.g. asyncpg's
