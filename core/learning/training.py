@@ -1,0 +1,241 @@
+"""Training a new model version from the shipped and the accepted examples, and deciding whether
+it may replace the active one.
+
+The recipe is core/intents.py's, unchanged (same pipeline, same threshold calibration); only
+the examples grow. Two sets never meet: the evaluation set (the frozen ``config/evaluation.yaml``
+plus a fixed slice of the accepted examples) and the training set.
+
+The held-out slice: an accepted example whose normalised text hashes to 0 modulo
+:data:`HOLDOUT_MODULUS` (one in five) is evaluated on and never trained on. The hash depends on
+the text alone, so each example stays on the same side forever, and the evaluation set follows
+the shop's real traffic while remaining frozen for every example already in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.intents import (
+    OUT_OF_SCOPE,
+    LocalIntentClassifier,
+    TrainingData,
+    load_or_train,
+    normalise_text,
+    train_classifier,
+)
+from core.learning.evaluation import (
+    UNKNOWN,
+    EvaluationReport,
+    Verdict,
+    compare_reports,
+    evaluate,
+)
+from core.learning.registry import PROMOTED, REJECTED, ModelRegistry, ModelVersion
+from core.learning.types import Example
+from core.types import utcnow
+
+__all__ = [
+    "HOLDOUT_MODULUS",
+    "Candidate",
+    "TrainingOutcome",
+    "evaluation_examples",
+    "example_key",
+    "is_held_out",
+    "merge_examples",
+    "train_candidate",
+    "train_version",
+]
+
+HOLDOUT_MODULUS = 5
+"""One accepted example in this many is held out for evaluation (see the module docstring)."""
+
+
+def example_key(text: str) -> str:
+    """What makes two messages the same example: normalised (lower case, numbers and emails as
+    placeholders) with runs of spaces collapsed."""
+    return " ".join(normalise_text(text).split())
+
+
+def is_held_out(example: Example) -> bool:
+    """Whether an accepted example belongs to the evaluation set rather than to training."""
+    digest = hashlib.sha256(example_key(example.text).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % HOLDOUT_MODULUS == 0
+
+
+def evaluation_examples(
+    frozen: Sequence[Example], accepted: Sequence[Example]
+) -> tuple[Example, ...]:
+    """The evaluation set: the frozen examples plus the held-out slice of ``accepted`` (one per
+    distinct message; intents the model cannot know are skipped by the caller's choice of
+    ``accepted``)."""
+    seen = {example_key(e.text) for e in frozen}
+    held: list[Example] = []
+    for example in accepted:
+        key = example_key(example.text)
+        if is_held_out(example) and key not in seen:
+            seen.add(key)
+            held.append(example)
+    return (*frozen, *held)
+
+
+def merge_examples(
+    shipped: TrainingData, accepted: Sequence[Example], evaluation: Sequence[Example]
+) -> tuple[TrainingData, int]:
+    """``shipped`` plus the accepted examples that are not held out, not already there, not in
+    the evaluation set and of a known intent (``unknown`` ones join the out-of-scope examples);
+    also how many were added."""
+    excluded = {example_key(e.text) for e in evaluation}
+    excluded |= {example_key(t) for texts in shipped.intents.values() for t in texts}
+    excluded |= {example_key(t) for t in shipped.out_of_scope}
+    intents = {name: list(texts) for name, texts in shipped.intents.items()}
+    out_of_scope = list(shipped.out_of_scope)
+    added = 0
+    for example in accepted:
+        key = example_key(example.text)
+        known = example.intent in intents or example.intent in (UNKNOWN, OUT_OF_SCOPE)
+        if is_held_out(example) or key in excluded or not known:
+            continue
+        excluded.add(key)
+        target = intents.get(example.intent, out_of_scope)
+        target.append(example.text)
+        added += 1
+    data = TrainingData(
+        intents={name: tuple(texts) for name, texts in intents.items()},
+        out_of_scope=tuple(out_of_scope),
+        descriptions=shipped.descriptions,
+    )
+    return data, added
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A freshly trained model with its training data and its evaluation report."""
+
+    classifier: LocalIntentClassifier
+    data: TrainingData
+    accepted_examples: int
+    report: EvaluationReport
+
+    @property
+    def training_examples(self) -> int:
+        """Every example trained on (intents and out-of-scope; generated gibberish excluded)."""
+        return sum(len(t) for t in self.data.intents.values()) + len(self.data.out_of_scope)
+
+
+def train_candidate(
+    shipped: TrainingData,
+    accepted: Sequence[Example],
+    evaluation: Sequence[Example],
+    *,
+    threshold: float | None = None,
+    seed: int = 0,
+) -> Candidate:
+    """Train on ``shipped`` + ``accepted`` (see :func:`merge_examples`) and evaluate on
+    ``evaluation``. CPU-bound for seconds: call it in a thread from async code."""
+    data, added = merge_examples(shipped, accepted, evaluation)
+    classifier = train_classifier(data, seed=seed, threshold=threshold)
+    report = evaluate(classifier.classify_text, evaluation)
+    return Candidate(classifier, data, added, report)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOutcome:
+    """What ``learn train`` did. ``candidate`` and ``verdict`` are ``None`` when there was
+    nothing new to train on (the active model was trained on exactly these examples);
+    ``baseline`` is the active model's (or the shipped one's) report on the same evaluation set;
+    ``stored`` the new version (``None`` on a dry run); ``first_version`` the shipped model,
+    when it was stored just now as the first version."""
+
+    candidate: Candidate | None
+    baseline: EvaluationReport
+    baseline_name: str
+    verdict: Verdict | None
+    stored: ModelVersion | None
+    first_version: ModelVersion | None
+    evaluation_count: int
+
+
+async def train_version(
+    registry: ModelRegistry,
+    shipped: TrainingData,
+    accepted: Sequence[Example],
+    frozen: Sequence[Example],
+    *,
+    max_f1_drop: float,
+    cache_dir: Path,
+    threshold: float | None = None,
+    dry_run: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> TrainingOutcome:
+    """Train a candidate on ``shipped`` + ``accepted``, compare it with the active version on
+    the evaluation set (``frozen`` + the held-out slice of ``accepted``) and store it as
+    promoted (and active) or rejected. When no version is stored yet, the shipped model (trained
+    from the files alone) is stored first as the active ``v1``. ``dry_run`` stores nothing."""
+    usable = _known(accepted, shipped)
+    evaluation = evaluation_examples(frozen, usable)
+    active = await registry.active()
+    first: ModelVersion | None = None
+    if active is None:
+        progress("training the shipped model (no version stored yet)")
+        baseline_model = await asyncio.to_thread(
+            load_or_train, shipped, cache_dir, threshold=threshold
+        )
+        baseline_name = "the shipped model"
+    else:
+        baseline_model = await registry.load(active)
+        baseline_name = active.name
+    baseline = evaluate(baseline_model.classify_text, evaluation)
+    if active is None and not dry_run:
+        draft = _version(shipped, 0, baseline, PROMOTED, "the shipped model")
+        first = await registry.add(baseline_model, draft, activate=True)
+        baseline_name = first.name
+    data, _ = merge_examples(shipped, usable, evaluation)
+    if data.fingerprint() == baseline_model.fingerprint:
+        return TrainingOutcome(None, baseline, baseline_name, None, None, first, len(evaluation))
+    progress(f"training on {len(usable)} accepted example(s) and the shipped ones")
+    candidate = await asyncio.to_thread(
+        train_candidate, shipped, usable, evaluation, threshold=threshold
+    )
+    verdict = compare_reports(candidate.report, baseline, max_f1_drop)
+    stored = None
+    if not dry_run:
+        status = PROMOTED if verdict.promoted else REJECTED
+        draft = _version(
+            candidate.data, candidate.accepted_examples, candidate.report, status, verdict.reason
+        )
+        stored = await registry.add(candidate.classifier, draft, activate=verdict.promoted)
+    return TrainingOutcome(
+        candidate, baseline, baseline_name, verdict, stored, first, len(evaluation)
+    )
+
+
+def _known(accepted: Iterable[Example], shipped: TrainingData) -> list[Example]:
+    """The accepted examples of intents the shipped data has (or out of scope)."""
+    names = set(shipped.intents) | {UNKNOWN, OUT_OF_SCOPE}
+    return [
+        Example(e.text, UNKNOWN if e.intent == OUT_OF_SCOPE else e.intent)
+        for e in accepted
+        if e.intent in names
+    ]
+
+
+def _version(
+    data: TrainingData, accepted: int, report: EvaluationReport, status: str, reason: str
+) -> ModelVersion:
+    """Version metadata before storing (number, sha256 and size are filled in by the registry)."""
+    return ModelVersion(
+        number=0,
+        status=status,
+        reason=reason,
+        created_at=utcnow(),
+        fingerprint=data.fingerprint(),
+        training_examples=sum(len(t) for t in data.intents.values()) + len(data.out_of_scope),
+        accepted_examples=accepted,
+        report=report,
+        sha256="",
+        size=0,
+    )

@@ -1,0 +1,134 @@
+"""Model versions in the database (SQLite and PostgreSQL): store, list, load, promote, roll back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.intents import LocalIntentClassifier, TrainingData, train_classifier
+from core.learning.evaluation import UNKNOWN, EvaluationReport, evaluate
+from core.learning.registry import (
+    PROMOTED,
+    REJECTED,
+    ModelArtifactError,
+    ModelRegistry,
+    ModelRegistryError,
+    ModelVersion,
+    parse_version,
+)
+from core.learning.types import Example
+from core.storage import SQLConversationStore
+from core.types import utcnow
+from tests.conftest import TestDatabase
+
+SMALL = TrainingData(
+    intents={
+        "order_status": (
+            "where is my order",
+            "track my parcel",
+            "has my package shipped",
+            "when does my order arrive",
+            "delivery status please",
+            "where is order 1002",
+        ),
+        "greeting": ("hello", "hi there", "good morning", "hey", "hi, anyone here", "hello bot"),
+    },
+    out_of_scope=("what's the weather", "tell me a joke", "who won the match", "sing a song"),
+)
+EXAMPLES = [
+    Example("where's my parcel", "order_status"),
+    Example("hello there", "greeting"),
+    Example("tell me a story", UNKNOWN),
+]
+
+
+@pytest.fixture(scope="module")
+def small_model() -> LocalIntentClassifier:
+    return train_classifier(SMALL)
+
+
+@pytest.fixture
+async def store(database: TestDatabase) -> AsyncIterator[SQLConversationStore]:
+    opened = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await opened.start()
+    yield opened
+    await opened.stop()
+
+
+def _draft(model: LocalIntentClassifier, status: str, reason: str = "") -> ModelVersion:
+    report: EvaluationReport = evaluate(model.classify_text, EXAMPLES)
+    return ModelVersion(0, status, reason, utcnow(), "f" * 64, 16, 2, report, "", 0)
+
+
+async def test_versions_are_stored_with_their_metrics_and_load_back(
+    store: SQLConversationStore, small_model: LocalIntentClassifier
+) -> None:
+    registry = ModelRegistry(store)
+    assert await registry.active() is None and await registry.versions() == []
+    first = await registry.add(small_model, _draft(small_model, PROMOTED), activate=True)
+    second = await registry.add(small_model, _draft(small_model, REJECTED, "worse"), activate=False)
+    assert (first.name, second.name) == ("v1", "v2")
+    listed = await registry.versions()
+    assert [(v.name, v.status, v.reason) for v in listed] == [
+        ("v1", PROMOTED, ""),
+        ("v2", REJECTED, "worse"),
+    ]
+    assert listed[0].report.per_label == first.report.per_label
+    assert listed[0].size > 10_000 and len(listed[0].sha256) == 64
+    active = await registry.active()
+    assert active is not None and active.name == "v1"
+    loaded = await registry.load(listed[0])
+    for example in EXAMPLES:
+        assert loaded.classify_text(example.text) == small_model.classify_text(example.text)
+
+
+async def test_promote_and_rollback(
+    store: SQLConversationStore, small_model: LocalIntentClassifier
+) -> None:
+    registry = ModelRegistry(store)
+    for status in (PROMOTED, PROMOTED, REJECTED):
+        await registry.add(small_model, _draft(small_model, status, "worse"), activate=False)
+
+    async def active_name() -> str | None:
+        active = await registry.active()
+        return active.name if active else None
+
+    await registry.promote("v2")
+    assert await active_name() == "v2"
+    with pytest.raises(ModelRegistryError, match=r"v3 was rejected .*--force"):
+        await registry.promote("v3")
+    assert await active_name() == "v2"
+    await registry.promote("3", force=True)
+    assert await active_name() == "v3"
+    await registry.rollback("v1")
+    assert await active_name() == "v1"
+    with pytest.raises(ModelRegistryError, match="not older than the active v1"):
+        await registry.rollback("v2")
+    with pytest.raises(ModelRegistryError, match="no model version v9"):
+        await registry.promote("v9")
+    with pytest.raises(ModelRegistryError, match="not a model version"):
+        parse_version("latest")
+    assert await active_name() == "v1"
+
+
+async def test_a_tampered_artifact_refuses_to_load(
+    store: SQLConversationStore, small_model: LocalIntentClassifier, database: TestDatabase
+) -> None:
+    registry = ModelRegistry(store)
+    version = await registry.add(small_model, _draft(small_model, PROMOTED), activate=True)
+    engine = create_async_engine(database.url, connect_args=dict(database.connect_args))
+    try:
+        async with engine.begin() as conn:
+            row = (await conn.execute(text("SELECT artifact FROM model_versions"))).one()
+            tampered = bytearray(row.artifact)
+            tampered[len(tampered) // 2] ^= 0xFF
+            await conn.execute(
+                text("UPDATE model_versions SET artifact = :blob"), {"blob": bytes(tampered)}
+            )
+    finally:
+        await engine.dispose()
+    with pytest.raises(ModelArtifactError, match=r"model v1: .*does not match its sha256"):
+        await registry.load(version)
