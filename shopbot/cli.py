@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # HTTP client libraries log each request's URL at INFO, and a Telegram URL holds the bot
     # token; the platform SDKs log request details. Their warnings are enough.
-    for noisy in ("httpx", "httpcore", "twilio", "openai", "slack_sdk", "slack_bolt"):
+    for noisy in ("httpx", "httpx2", "httpcore", "twilio", "openai", "slack_sdk", "slack_bolt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _run(args)
