@@ -21,6 +21,7 @@ from bench.stats import Timing, summarise
 from config.settings import Settings, load_settings
 from core.ports import TurnRecord
 from core.types import InboundMessage
+from core.understanding import Understander
 from shopbot.app import Runtime
 
 __all__ = [
@@ -60,6 +61,7 @@ async def _timed(name: str, items: Iterable[T], call: Callable[[T], Awaitable[ob
 async def _nlu_stages(runtime: Runtime, texts: Sequence[str], prefix: str = "") -> list[Timing]:
     """Spelling, classification and extraction, each timed on its own over ``texts``."""
     understander = runtime.engine._understander  # the stages as the engine wires them
+    assert isinstance(understander, Understander), "the stage bench runs without a model"
     corrected: list[str] = []
     intents: list[str | None] = []
 
