@@ -1,0 +1,173 @@
+"""``shopbot learn train``, ``model list | promote | rollback`` and ``eval``, run as the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.learning.mining import MinedCandidate
+from core.learning.types import Provenance
+from core.storage import SQLConversationStore
+from shopbot.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GERMAN_ORDER_STATUS = [
+    "wo ist meine bestellung",
+    "wo bleibt mein paket",
+    "wann kommt meine bestellung an",
+    "wann wird mein paket geliefert",
+    "ist meine bestellung schon unterwegs",
+    "meine lieferung ist noch nicht da",
+    "wo ist mein paket gerade",
+    "wurde meine bestellung schon verschickt",
+    "wann kommt mein paket",
+    "status meiner bestellung bitte",
+    "mein paket ist immer noch nicht angekommen",
+    "wie lange dauert die lieferung noch",
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, model_dir: Path) -> Path:
+    """Settings with this test's own database and the session's cached shipped model."""
+    path = tmp_path / "shopbot.yaml"
+    settings = {
+        "data_dir": str(model_dir),
+        "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"},
+        "crm": {"demo_database": str(tmp_path / "shop.sqlite3")},
+    }
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def shopbot(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> tuple[int, str, str]:
+    status = main([*args, "--config", str(config)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def accept(tmp_path: Path, texts: list[str], intent: str) -> None:
+    """Store ``texts`` as accepted candidate examples, as `learn review` leaves them."""
+
+    async def store_them() -> None:
+        store = SQLConversationStore(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+        await store.start()
+        try:
+            at = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+            provenance = Provenance("c1", (1,), 2, at, at)
+            mined = [MinedCandidate(text, intent, 0.9, provenance) for text in texts]
+            await store.add_candidates(mined)
+            await store.accept_candidates(0.0)
+        finally:
+            await store.stop()
+
+    asyncio.run(store_them())
+
+
+def test_train_list_promote_and_rollback(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    accept(tmp_path, GERMAN_ORDER_STATUS, "order_status")
+
+    status, out, _ = shopbot(capsys, config, "learn", "train", "--dry-run")
+    assert status == 0
+    assert "Dry run: would be promoted" in out and "Nothing stored" in out
+    assert "macro-F1" in out and "F1 order_status" in out
+    status, out, _ = shopbot(capsys, config, "model", "list")
+    assert "No model version stored yet" in out
+
+    status, out, _ = shopbot(capsys, config, "learn", "train")
+    assert status == 0, out
+    assert "Stored the shipped model as v1 (active)." in out
+    assert "12 accepted example(s)" in out
+    assert "v2 promoted and active" in out
+
+    status, out, _ = shopbot(capsys, config, "model", "list")
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "version", "status", "created", "(UTC)", "examples", "accepted", "accuracy",
+        "macro-F1", "OOS", "rec.",
+    ]  # fmt: skip
+    assert lines[1].split()[:2] == ["v1", "promoted"]
+    assert lines[2].split()[:3] == ["*", "v2", "promoted"]
+    assert int(lines[2].split()[6]) > 0  # accepted examples trained on
+
+    status, out, _ = shopbot(capsys, config, "model", "rollback", "v1")
+    assert status == 0 and out.startswith("v1 is now active")
+    status, out, _ = shopbot(capsys, config, "model", "list")
+    assert out.splitlines()[1].split()[:2] == ["*", "v1"]
+
+    status, _, err = shopbot(capsys, config, "model", "rollback", "v2")
+    assert status == 1 and "not older than the active v1" in err
+    status, _, err = shopbot(capsys, config, "model", "promote", "v7")
+    assert status == 1 and "there is no model version v7" in err
+    status, out, _ = shopbot(capsys, config, "model", "promote", "v2")
+    assert status == 0 and out.startswith("v2 is now active")
+
+    # Nothing accepted since: no new version.
+    status, out, _ = shopbot(capsys, config, "learn", "train")
+    assert status == 0 and "Nothing new to train on" in out
+
+
+def _jsonl(path: Path, rows: list[dict[str, str | None]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_eval_prints_the_scores_and_the_misses_and_draws_the_matrix(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    rows: list[dict[str, str | None]] = [
+        {"text": "where is my order #4711", "intent": "order_status"},
+        {"text": "wo ist mein paket bitte", "intent": "order_status"},
+        {"text": "can I return these shoes", "intent": "return_policy"},
+        {"text": "hello!", "intent": "greeting"},
+        {"text": "what's the capital of peru", "intent": None},
+    ]
+    png = tmp_path / "matrix.png"
+    path = _jsonl(tmp_path / "eval.jsonl", rows)
+    status, out, _ = shopbot(capsys, config, "eval", str(path), "--png", str(png))
+    assert status == 0, out
+    assert "Evaluated 5 messages" in out and "with the shipped model" in out
+    assert "accuracy 0.800" in out
+    assert "out of scope: precision 0.500   recall 1.000   false-accept rate 0.000" in out
+    assert "Misclassified: 1" in out
+    assert "'wo ist mein paket bitte': expected order_status, got unknown" in out
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+
+    many = _jsonl(tmp_path / "many.jsonl", rows * 50)
+    status, out, err = shopbot(capsys, config, "eval", str(many))
+    assert status == 0 and "Evaluated 250 messages" in out
+    assert "evaluating" in err and "250/250" in err  # the progress bar
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            '{"text": "hi", "intent": "greeting"}\n{"text": "hi", "intent": ',
+            "bad.jsonl:2: not valid JSON",
+        ),
+        ('{"text": "", "intent": "greeting"}\n', 'bad.jsonl:1: "text" must be a non-empty string'),
+    ],
+)
+def test_eval_of_a_malformed_file_names_the_line(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    status, out, err = shopbot(capsys, config, "eval", str(path))
+    assert status == 2 and problem in err and out == ""
+    assert "Traceback" not in err
+
+
+def test_eval_of_a_missing_file(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    status, _, err = shopbot(capsys, config, "eval", str(tmp_path / "nowhere.jsonl"))
+    assert status == 2 and "nowhere.jsonl: cannot read" in err
