@@ -6,7 +6,7 @@ several apps (and tests) can live in one process without "duplicated timeseries"
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 __all__ = ["LLM_SECONDS_BUCKETS", "TURN_SECONDS_BUCKETS", "Metrics"]
@@ -44,6 +44,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._model_info = Gauge(
+            "shopbot_model_info",
+            "The intent model version this server classifies with (value always 1).",
+            ("version",),
+            registry=self.registry,
+        )
         self._messages = Counter(
             "shopbot_messages",
             "Messages handled, by channel, recognised intent and outcome.",
@@ -167,6 +173,12 @@ class Metrics:
             self._llm_tokens.labels("out").inc(tokens_out)
         if outcome != "circuit_open":
             self._llm_seconds.labels(purpose).observe(seconds)
+
+    def set_model_version(self, version: str) -> None:
+        """Expose the intent model version being served (``v3``, or ``shipped``) as
+        ``shopbot_model_info{version="v3"} 1``: every server should show the same one."""
+        self._model_info.clear()
+        self._model_info.labels(version).set(1)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text exposition format."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -21,6 +22,7 @@ from core.engine import Engine, EngineOptions, Phrasing
 from core.errors import ConfigError
 from core.extraction import LocalExtractor
 from core.intents import LocalIntentClassifier, TrainingData, load_or_train, load_training_data
+from core.learning.registry import ModelArtifactError, ModelRegistry, ModelReloader, ModelVersion
 from core.llm import CircuitBreaker, LLMClient, LLMEndpoint, RetryPolicy
 from core.llm.phrasing import ModelPhraser, should_phrase
 from core.llm.understanding import CascadeUnderstander
@@ -39,6 +41,9 @@ from crm_adapters.demo import DemoShop
 __all__ = ["Runtime", "build_runtime", "platform_channels"]
 
 log = logging.getLogger(__name__)
+
+SHIPPED_MODEL = "shipped"
+"""``Runtime.model_version`` when no stored version is active: the model of the training file."""
 
 
 class Runtime:
@@ -62,6 +67,11 @@ class Runtime:
         """The messaging platforms whose credentials are set (Telegram, Twilio, Slack)."""
         self.dispatcher: Dispatcher | None = None
         self._engine: Engine | None = None
+        self.model_version = SHIPPED_MODEL
+        """The intent model being served: a stored version (``v3``) or ``shipped``."""
+        self._model_number: int | None = None
+        self._local: Understander | None = None
+        self._model_reloads: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -77,15 +87,12 @@ class Runtime:
             await self.shop.start()
             if self.llm is not None:
                 await self.llm.start()
-            classifier = await asyncio.to_thread(
-                load_or_train,
-                self.training_data,
-                self.settings.data_dir / "models",
-                threshold=self.settings.nlu.threshold,
-            )
+            classifier = await self._serving_model()
             self._engine = await self._build_engine(classifier)
             if platforms and self.channels:
                 await self._start_channels(self._engine)
+            if platforms:  # a server: follow the active model version
+                self._follow_active_model()
         except BaseException:  # e.g. a platform refused its token: leave nothing running
             await self.stop()
             raise
@@ -112,6 +119,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop the platforms, the dispatcher and the databases; safe after a failed start."""
+        await self._stop_following_model()
         if self.dispatcher is not None:
             for channel in self.channels:
                 await channel.stop()
@@ -167,6 +175,61 @@ class Runtime:
         """Re-create and re-seed the demo shop (dates relative to now)."""
         await self.shop.reset()
 
+    # -- the intent model: the active stored version, followed while serving (hot reload) --------
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The intent model versions stored in the conversation database."""
+        return ModelRegistry(self.store, threshold=self.settings.nlu.threshold)
+
+    async def _serving_model(self) -> LocalIntentClassifier:
+        """The active stored version when there is one, else the shipped model (trained from
+        the training file, or its cached copy)."""
+        active = await self.models.active()
+        if active is not None:
+            try:
+                classifier = await self.models.load(active)
+            except ModelArtifactError as exc:  # retried by the reloader at every interval
+                log.error("cannot load the active intent model; serving the shipped one: %s", exc)
+            else:
+                self._served(active.number, active.name)
+                return classifier
+        self._served(None, SHIPPED_MODEL)
+        return await asyncio.to_thread(
+            load_or_train,
+            self.training_data,
+            self.settings.data_dir / "models",
+            threshold=self.settings.nlu.threshold,
+        )
+
+    def _follow_active_model(self) -> None:
+        """Check for a newly promoted version every ``learning.reload_interval_seconds``."""
+        reloader = ModelReloader(
+            self.models,
+            self.store,
+            self._swap_model,
+            interval=self.settings.learning.reload_interval_seconds,
+            loaded=self._model_number,
+        )
+        self._model_reloads = asyncio.create_task(reloader.run(), name="shopbot-model-reload")
+
+    def _swap_model(self, classifier: LocalIntentClassifier, version: ModelVersion) -> None:
+        """Serve ``classifier`` from the next message on (a turn in progress keeps its verdict)."""
+        if self._local is not None:
+            self._local.classifier = classifier
+            self._served(version.number, version.name)
+
+    def _served(self, number: int | None, name: str) -> None:
+        self._model_number, self.model_version = number, name
+        self.metrics.set_model_version(name)
+
+    async def _stop_following_model(self) -> None:
+        task, self._model_reloads = self._model_reloads, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _build_engine(self, classifier: LocalIntentClassifier) -> Engine:
         settings = self.settings
         products = await self.shop.list_products()
@@ -182,6 +245,7 @@ class Runtime:
         local = Understander(
             spelling=spelling, classifier=classifier, extractor=LocalExtractor(products)
         )
+        self._local = local  # its classifier is swapped when another model version is promoted
         understander: MessageUnderstander = local
         if self.llm is not None:
             understander = CascadeUnderstander(

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.intents import LocalIntentClassifier, TrainingData, train_classifier
-from core.learning.evaluation import UNKNOWN, EvaluationReport, evaluate
+from config.settings import CONFIG_DIR
+from core.intents import (
+    LocalIntentClassifier,
+    TrainingData,
+    load_or_train,
+    load_training_data,
+    train_classifier,
+)
+from core.learning.evaluation import UNKNOWN, EvaluationReport, evaluate, load_evaluation_set
 from core.learning.registry import (
     PROMOTED,
     REJECTED,
@@ -19,10 +29,12 @@ from core.learning.registry import (
     ModelVersion,
     parse_version,
 )
+from core.learning.training import train_candidate
 from core.learning.types import Example
 from core.storage import SQLConversationStore
-from core.types import utcnow
-from tests.conftest import TestDatabase
+from core.types import InboundMessage, utcnow
+from shopbot.app import Runtime, build_runtime
+from tests.conftest import TestDatabase, runtime_settings
 
 SMALL = TrainingData(
     intents={
@@ -132,3 +144,88 @@ async def test_a_tampered_artifact_refuses_to_load(
         await engine.dispose()
     with pytest.raises(ModelArtifactError, match=r"model v1: .*does not match its sha256"):
         await registry.load(version)
+
+
+# -- hot reload: running servers on one database follow the active version ---------------------
+
+GERMAN_ORDER_STATUS = [
+    "wo ist meine bestellung",
+    "wo bleibt mein paket",
+    "wann kommt meine bestellung an",
+    "wann wird mein paket geliefert",
+    "ist meine bestellung schon unterwegs",
+    "meine lieferung ist noch nicht da",
+    "wo ist mein paket gerade",
+    "wurde meine bestellung schon verschickt",
+    "wann kommt mein paket",
+    "status meiner bestellung bitte",
+    "mein paket ist immer noch nicht angekommen",
+    "wie lange dauert die lieferung noch",
+]
+PROBE = "wo ist mein paket bitte"  # a phrasing only the examples above teach
+
+
+@pytest.fixture(scope="module")
+def german_model() -> LocalIntentClassifier:
+    """The shipped examples plus German order-status ones, as ``learn train`` trains them."""
+    shipped = load_training_data(CONFIG_DIR / "intents.yaml")
+    frozen = load_evaluation_set(CONFIG_DIR / "evaluation.yaml")
+    accepted = [Example(text, "order_status") for text in GERMAN_ORDER_STATUS]
+    return train_candidate(shipped, accepted, frozen).classifier
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def _server(database: TestDatabase, model_dir: Path, data: Path) -> Runtime:
+    await asyncio.to_thread(data.mkdir)
+    settings = runtime_settings(model_dir, data, learning={"reload_interval_seconds": 0.05})
+    runtime = build_runtime(settings)
+    runtime.store = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await runtime.start()
+    return runtime
+
+
+async def _intent(runtime: Runtime, text: str) -> str | None:
+    message = InboundMessage("api", f"customer-{uuid.uuid4().hex}", text)
+    result = await runtime.engine.handle(message)
+    return result.understanding.classification.intent
+
+
+async def test_running_servers_follow_promotion_and_rollback(
+    database: TestDatabase, model_dir: Path, tmp_path: Path, german_model: LocalIntentClassifier
+) -> None:
+    servers = [await _server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
+    try:
+        assert [s.model_version for s in servers] == ["shipped", "shipped"]
+        assert [await _intent(s, PROBE) for s in servers] == [None, None]
+        # An operator stores the shipped model and the retrained one, then promotes it.
+        registry = ModelRegistry(servers[0].store)
+        shipped = load_or_train(servers[0].training_data, model_dir / "models")
+        await registry.add(shipped, _draft(shipped, PROMOTED), activate=True)
+        await registry.add(german_model, _draft(german_model, PROMOTED), activate=False)
+        await registry.promote("v2")
+
+        await eventually(lambda: all(s.model_version == "v2" for s in servers), "both on v2")
+        assert [await _intent(s, PROBE) for s in servers] == ["order_status", "order_status"]
+        assert [await _intent(s, "where is my order") for s in servers] == ["order_status"] * 2
+        metrics = servers[1].metrics.render().decode()
+        assert 'shopbot_model_info{version="v2"} 1.0' in metrics
+        assert 'version="shipped"' not in metrics
+
+        # A server started now serves the active version from its first message.
+        late = await _server(database, model_dir, tmp_path / "late")
+        servers.append(late)
+        assert late.model_version == "v2" and await _intent(late, PROBE) == "order_status"
+
+        await registry.rollback("v1")
+        await eventually(lambda: all(s.model_version == "v1" for s in servers), "all on v1")
+        assert [await _intent(s, PROBE) for s in servers] == [None, None, None]
+    finally:
+        for server in servers:
+            await server.stop()
