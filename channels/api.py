@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,13 +63,20 @@ class _Limits:
 class _Api:
     """The route handlers, sharing the engine, the limits and the token."""
 
-    def __init__(self, engine: ChatEngine, limits: _Limits, api_token: str | None) -> None:
+    def __init__(
+        self,
+        engine: ChatEngine,
+        limits: _Limits,
+        api_token: str | None,
+        about: Callable[[], Mapping[str, str]],
+    ) -> None:
         self._engine = engine
         self._limits = limits
         self._expected_token = api_token.encode() if api_token else None
+        self._about = about
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return web.json_response({"status": "ok", **self._about()})
 
     async def messages(self, request: web.Request) -> web.Response:
         self._authorize(request)
@@ -243,13 +250,15 @@ def create_api_app(
     api_token: str | None = None,
     max_text_chars: int = 2000,
     max_body_bytes: int = 65536,
+    about: Callable[[], Mapping[str, str]] | None = None,
 ) -> web.Application:
     """The aiohttp application serving the JSON API on top of ``engine``.
 
     ``api_token``, when set, is required as ``Authorization: Bearer <token>`` on the POST routes;
-    the GET routes (``/healthz``, ``/metrics``) stay open for probes and scrapers.
+    the GET routes (``/healthz``, ``/metrics``) stay open for probes and scrapers. ``about``
+    adds facts to ``/healthz`` (e.g. the intent model version being served).
     """
-    api = _Api(engine, _Limits(max_text_chars, max_body_bytes), api_token)
+    api = _Api(engine, _Limits(max_text_chars, max_body_bytes), api_token, about or dict)
     app = web.Application(middlewares=[_error_middleware(metrics)], client_max_size=max_body_bytes)
 
     async def render_metrics(request: web.Request) -> web.Response:

@@ -38,7 +38,7 @@ from core.verification import Verifier, VerifierPolicy
 from core.vocabulary import domain_vocabulary
 from crm_adapters.demo import DemoShop
 
-__all__ = ["Runtime", "build_runtime", "platform_channels"]
+__all__ = ["SHIPPED_MODEL", "Runtime", "build_runtime", "platform_channels"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ class Runtime:
             api_token=settings.secrets.api_token,
             max_text_chars=settings.server.max_text_chars,
             max_body_bytes=settings.server.max_body_bytes,
+            about=lambda: {"model": self.model_version},
         )
         if settings.web.enabled:
             self._add_web_chat(app)

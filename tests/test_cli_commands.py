@@ -175,7 +175,7 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(data_dir: Path) -> No
         async with aiohttp.ClientSession() as client:
             async with client.get(base + "/healthz") as response:
                 assert response.status == 200
-                assert await response.json() == {"status": "ok"}
+                assert await response.json() == {"status": "ok", "model": "shipped"}
             message = {"user_id": "curl", "text": "Where is my order #12345?"}
             async with client.post(base + "/api/v1/messages", json=message) as response:
                 assert (await response.json())["state"] == "awaiting_input"
