@@ -76,7 +76,7 @@ async def api(start_api: ApiFactory) -> Api:
 async def test_healthz(api: Api) -> None:
     async with api.client.get(api.base + "/healthz") as response:
         assert response.status == 200
-        assert await response.json() == {"status": "ok"}
+        assert await response.json() == {"status": "ok", "model": "shipped"}
 
 
 async def test_seed_example_over_http(api: Api) -> None:
