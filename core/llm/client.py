@@ -115,6 +115,10 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
 
 def _first_message_text(completion: ChatCompletion) -> str:
     """The text of the first choice; :class:`LLMBadOutput` for no choice, a refusal or no text."""
+    # Not a completion at all: the SDK returns the body as it is when a 200 is not JSON (a
+    # proxy's HTML page) and does not validate a JSON one (a list, an object without choices).
+    if not isinstance(completion, ChatCompletion) or not isinstance(completion.choices, list):
+        raise LLMBadOutput("the model endpoint's response is not a chat completion")
     if not completion.choices:
         raise LLMBadOutput("the model answered with no choices")
     message = completion.choices[0].message
@@ -133,6 +137,15 @@ def _parse_object(content: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise LLMBadOutput("the model's structured answer is not a JSON object")
     return data
+
+
+def _tokens(completion: ChatCompletion | None) -> tuple[int, int]:
+    """Prompt and completion tokens; 0 where a server reports none (some compatible servers
+    send no usage, or a usage without the counts, which the SDK does not validate)."""
+    usage = completion.usage if isinstance(completion, ChatCompletion) else None
+    if usage is None:
+        return 0, 0
+    return usage.prompt_tokens or 0, usage.completion_tokens or 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,9 +356,7 @@ class LLMClient:
         seconds: float,
         completion: ChatCompletion | None,
     ) -> None:
-        usage = completion.usage if completion is not None else None
-        tokens_in = usage.prompt_tokens if usage else 0
-        tokens_out = usage.completion_tokens if usage else 0
+        tokens_in, tokens_out = _tokens(completion)
         self._observer.observe_llm_call(
             purpose, self._endpoint.model, outcome, seconds, tokens_in, tokens_out
         )
@@ -358,13 +369,13 @@ class LLMClient:
         data: dict[str, Any] | None,
         seconds: float,
     ) -> LLMResponse:
-        usage = completion.usage
+        tokens_in, tokens_out = _tokens(completion)
         return LLMResponse(
             content=content,
             data=data,
             model=completion.model or self._endpoint.model,
-            tokens_in=usage.prompt_tokens if usage else 0,
-            tokens_out=usage.completion_tokens if usage else 0,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
             latency_seconds=seconds,
             purpose=purpose,
             finish_reason=completion.choices[0].finish_reason if completion.choices else None,

@@ -59,6 +59,9 @@ class Reply:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    raw: str | None = None
+    """A body sent as it is (``content_type``) instead of ``body`` as JSON."""
+    content_type: str = "application/json"
 
 
 def _completion(
@@ -197,6 +200,11 @@ class FakeOpenAI:
         return Reply(status=status, body=body, headers=headers or {})
 
     @staticmethod
+    def raw_reply(text: str, content_type: str = "text/html") -> Reply:
+        """A 200 whose body is not a chat completion (a proxy's page, another API's JSON)."""
+        return Reply(raw=text, content_type=content_type)
+
+    @staticmethod
     def hang_reply() -> Reply:
         return Reply(hang=True)
 
@@ -229,4 +237,11 @@ class FakeOpenAI:
         if reply.hang:
             await self._released.wait()
             raise web.HTTPServiceUnavailable()
+        if reply.raw is not None:
+            return web.Response(
+                text=reply.raw,
+                status=reply.status,
+                headers=reply.headers,
+                content_type=reply.content_type,
+            )
         return web.json_response(reply.body, status=reply.status, headers=reply.headers)

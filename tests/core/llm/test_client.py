@@ -211,6 +211,31 @@ async def test_answers_without_a_json_object_are_bad_output(
         await extract(make_client)
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html><body>Please sign in</body></html>", "text/html"),
+        ('["not", "a", "completion"]', "application/json"),
+        ('{"error": "model is loading"}', "application/json"),
+        ('{"id": "x", "choices": [], "usage": {"total_tokens": 3}}', "application/json"),
+    ],
+    ids=["html_page", "json_list", "json_error_with_200", "usage_without_counts"],
+)
+async def test_a_200_that_is_no_chat_completion_is_bad_output(
+    fake_openai: FakeOpenAI,
+    make_client: ClientFactory,
+    metrics: Metrics,
+    body: str,
+    content_type: str,
+) -> None:
+    # The SDK hands such bodies through unvalidated; the stages catch only LLMError, so
+    # anything else would lose the local understanding for a traceback.
+    fake_openai.answer(fake_openai.raw_reply(body, content_type))
+    with pytest.raises(LLMBadOutput):
+        await extract(make_client)
+    assert calls(metrics, "bad_output") == 1
+
+
 async def test_a_hanging_endpoint_is_unavailable_after_the_timeout(
     fake_openai: FakeOpenAI, make_client: ClientFactory, metrics: Metrics
 ) -> None:
