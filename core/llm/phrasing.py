@@ -201,6 +201,9 @@ class ModelPhraser:
             outcome="ok",
         )
         draft, problem = check_draft(response.content, answer, request.article_title)
+        if response.finish_reason == "length":
+            # Cut off at max_tokens: the end of the answer (an article's last steps) is missing.
+            problem = "the draft was cut off at the token limit"
         if problem is not None:
             log.info("phrasing fell back to the template: %s", problem)
             self._count("phrase_rejected")
@@ -259,6 +262,16 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+# A numbered step: "2. Hold the power button…" at a line start in the answer; anywhere after a
+# space or line start in a draft (a model may run the steps together, or write "2)").
+_ANSWER_STEP = re.compile(r"^\s*(\d{1,2})[.)]\s", re.MULTILINE)
+_DRAFT_STEP = re.compile(r"(?:^|\s)(\d{1,2})[.)]\s", re.MULTILINE)
+
+
+def _step_numbers(text: str, pattern: re.Pattern[str]) -> frozenset[int]:
+    return frozenset(int(number) for number in pattern.findall(text))
+
+
 def check_draft(draft: str, answer: str, article_title: str | None) -> tuple[str, str | None]:
     """The draft to send and ``None``, or the reason (fact kinds only, no personal data) it
     must not be sent.
@@ -266,7 +279,9 @@ def check_draft(draft: str, answer: str, article_title: str | None) -> tuple[str
     Refused: a draft longer than twice the answer plus 200 characters; one stating a fact the
     answer and article title do not (:func:`~core.llm.facts.unsupported_facts`); one leaving out
     an order number, tracking number or price of the answer
-    (:func:`~core.llm.facts.missing_facts`). A technical answer that does not quote its article
+    (:func:`~core.llm.facts.missing_facts`); one leaving out a numbered step of a guide (what
+    a step says, "hold the power button", is words the fact check does not read, so a dropped
+    step would go unnoticed otherwise). A technical answer that does not quote its article
     title gets ``(From our guide "<title>".)`` appended rather than being refused: the steps are
     right, and the customer still learns which guide they came from.
     """
@@ -282,6 +297,9 @@ def check_draft(draft: str, answer: str, article_title: str | None) -> tuple[str
     if missing:
         kinds = sorted({fact.split(" ", 1)[0] for fact in missing})
         return draft, f"the draft leaves out facts ({', '.join(kinds)})"
+    steps = _step_numbers(answer, _ANSWER_STEP)
+    if len(steps) > 1 and not steps <= _step_numbers(draft, _DRAFT_STEP):
+        return draft, "the draft leaves out steps of the guide"
     if article_title and _normalised(article_title) not in _normalised(draft):
         draft = f'{draft}\n(From our guide "{article_title}".)'
     return draft, None

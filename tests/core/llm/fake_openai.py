@@ -153,8 +153,11 @@ class FakeOpenAI:
         """Structured output: ``data`` as the message content."""
         return self._reply(json.dumps(data), tokens)
 
-    def text_reply(self, text: str, tokens: tuple[int, int] = (80, 20)) -> Reply:
-        return self._reply(text, tokens)
+    def text_reply(
+        self, text: str, tokens: tuple[int, int] = (80, 20), finish: str = "stop"
+    ) -> Reply:
+        """A text answer; ``finish="length"``: cut off at the token limit."""
+        return self._reply(text, tokens, finish)
 
     def malformed_json_reply(self) -> Reply:
         return self._reply('{"intent": "order_status", "order_number": ', (120, 12), "length")

@@ -169,6 +169,30 @@ async def test_a_guide_with_a_changed_step_gives_way_to_the_template(
     assert not result.used_model and result.replies == (Reply(ARTICLE),)
 
 
+async def test_a_guide_with_a_step_left_out_gives_way_to_the_template(
+    fake_openai: FakeOpenAI, make_client: ClientFactory
+) -> None:
+    lines = ARTICLE.split("\n")
+    # Step 3 holds no number, date or price: only the step check sees it is gone.
+    (step3,) = [line for line in lines if line.startswith("3.")]
+    assert not any(ch.isdigit() for ch in step3[2:])
+    draft = "\n".join(line for line in lines if line != step3)
+    fake_openai.answer(fake_openai.text_reply(draft))
+    result = await (await phraser(make_client)).phrase(article_request())
+    assert not result.used_model and result.replies == (Reply(ARTICLE),)
+    assert result.model_calls[0].outcome == "rejected"
+
+
+async def test_a_draft_cut_off_at_the_token_limit_gives_way_to_the_template(
+    fake_openai: FakeOpenAI, make_client: ClientFactory
+) -> None:
+    # Every fact the check reads is there; the end of the guide is not.
+    cut = ARTICLE.rsplit("\n", 1)[0]
+    fake_openai.answer(fake_openai.text_reply(cut, (300, 300), finish="length"))
+    result = await (await phraser(make_client)).phrase(article_request())
+    assert not result.used_model and result.replies == (Reply(ARTICLE),)
+
+
 async def test_several_replies_are_phrased_as_one_with_the_last_quick_replies(
     fake_openai: FakeOpenAI, make_client: ClientFactory
 ) -> None:
