@@ -1,5 +1,5 @@
 """``python -m bench`` (``make bench``): stage latencies, model usage, HTTP throughput vs. a bare
-echo, memory.
+echo, memory; then the learning-loop benchmarks (``bench/learning_loop.py``).
 
 Prints a table and writes ``bench/results/latest.json``. ``--quick`` is a short smoke run.
 """
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="seconds measured per HTTP run")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
     parser.add_argument("--no-llm", action="store_true", help="skip the model-usage measurement")
+    parser.add_argument(
+        "--no-learning",
+        action="store_true",
+        help="skip the learning-loop benchmarks (bench/learning_loop.py; not run with --quick)",
+    )
     return parser
 
 
@@ -264,6 +269,11 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
         f"\nwrote {args.output}; "
         + (f"missed: {', '.join(missed)}" if missed else "all targets met")
     )
+    if not (args.quick or args.no_learning):
+        from bench.learning_loop import main as learning_benchmarks
+
+        print("\nlearning loop (issue 6):", flush=True)
+        learning_benchmarks(["--datasets", str(args.datasets)])
     return 0
 
 
