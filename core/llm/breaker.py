@@ -55,6 +55,10 @@ class CircuitBreaker:
         """Failed calls since the last success."""
         return self._consecutive_failures
 
+    def fresh(self) -> CircuitBreaker:
+        """A new, closed breaker with these settings (and clock)."""
+        return CircuitBreaker(self._threshold, self._cooldown, self._clock)
+
     def allow(self) -> bool:
         """Whether a call may go out now; in the half-open state, only the first caller's.
 

@@ -191,7 +191,8 @@ class LLMClient:
         self._timeout = timeout_seconds
         self._max_tokens = max_tokens
         self._retry = retry or RetryPolicy()
-        self._breaker = breaker or CircuitBreaker(_NEVER_OPENS, 0.0)
+        self._breaker_model = breaker or CircuitBreaker(_NEVER_OPENS, 0.0)
+        self._breakers: dict[str, CircuitBreaker] = {}
         self._observer: LLMObserver = observer or NullObserver()
         self._client: openai.AsyncOpenAI | None = None
 
@@ -200,10 +201,14 @@ class LLMClient:
         """The model (Azure: deployment) every call asks for."""
         return self._endpoint.model
 
-    @property
-    def breaker(self) -> CircuitBreaker:
-        """The circuit breaker guarding the endpoint."""
-        return self._breaker
+    def breaker(self, purpose: str) -> CircuitBreaker:
+        """The circuit breaker guarding calls for ``purpose``. Each purpose has its own (with
+        the settings of the breaker given): an endpoint that answers short structured calls
+        but times out on longer text ones must still stop being asked for the text ones."""
+        breaker = self._breakers.get(purpose)
+        if breaker is None:
+            breaker = self._breakers[purpose] = self._breaker_model.fresh()
+        return breaker
 
     async def start(self) -> None:
         """Create the SDK client (no network traffic yet)."""
@@ -282,7 +287,8 @@ class LLMClient:
         )
 
     async def _run(self, purpose: str, request: _Request, parse: _Parser) -> LLMResponse:
-        if not self._breaker.allow():
+        breaker = self.breaker(purpose)
+        if not breaker.allow():
             self._observe(purpose, "circuit_open", 0.0, None)
             raise LLMUnavailable("the model endpoint's circuit is open")
         started = time.perf_counter()
@@ -291,25 +297,18 @@ class LLMClient:
             completion = await self._complete_within_deadline(request)
             content, data = parse(completion)
         except LLMError as error:
-            self._settle(error)
+            _settle(breaker, error)
             # A bad answer still cost its tokens.
             self._observe(purpose, _outcome(error), time.perf_counter() - started, completion)
             log.info("llm %s call failed: %s", purpose, error)
             raise
         except BaseException:
-            self._breaker.record_abandoned()
+            breaker.record_abandoned()
             raise
-        self._breaker.record_success()
+        breaker.record_success()
         seconds = time.perf_counter() - started
         self._observe(purpose, "ok", seconds, completion)
         return self._response(purpose, completion, content, data, seconds)
-
-    def _settle(self, error: LLMError) -> None:
-        """Report a failed call to the breaker: an endpoint that answered is up."""
-        if isinstance(error, LLMBadOutput):
-            self._breaker.record_success()
-        else:
-            self._breaker.record_failure()
 
     async def _complete_within_deadline(self, request: _Request) -> ChatCompletion:
         if request.deadline_seconds is None:
@@ -380,3 +379,11 @@ class LLMClient:
             purpose=purpose,
             finish_reason=completion.choices[0].finish_reason if completion.choices else None,
         )
+
+
+def _settle(breaker: CircuitBreaker, error: LLMError) -> None:
+    """Report a failed call to the breaker: an endpoint that answered is up."""
+    if isinstance(error, LLMBadOutput):
+        breaker.record_success()
+    else:
+        breaker.record_failure()

@@ -239,7 +239,7 @@ class CascadeUnderstander:
 
     async def _ask(self, shown: str) -> tuple[ModelCall, LLMResponse | None]:
         """One structured call; the call as recorded, and the response unless it failed."""
-        circuit_was_open = self._client.breaker.state == "open"
+        circuit_was_open = self._client.breaker(PURPOSE).state == "open"
         started = time.perf_counter()
         try:
             response = await self._client.structured(

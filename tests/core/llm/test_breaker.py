@@ -9,7 +9,7 @@ from core.errors import LLMBadOutput, LLMRateLimited, LLMUnavailable
 from core.llm import BreakerState, ChatMessage, CircuitBreaker, LLMClient
 from core.metrics import Metrics
 from tests.core.llm.conftest import ClientFactory, ManualClock
-from tests.core.llm.fake_openai import FakeOpenAI
+from tests.core.llm.fake_openai import FakeOpenAI, RecordedRequest, Reply
 
 HELLO = [ChatMessage("user", "hello")]
 
@@ -110,7 +110,7 @@ async def test_an_open_circuit_stops_calls_reaching_the_endpoint_until_a_trial_s
     fake_openai.always(fake_openai.text_reply("We're back."))
     clock.advance(30)  # the next trial succeeds and closes the circuit
     assert await ask(client) == "We're back."
-    assert state(client.breaker) == "closed"
+    assert state(client.breaker("reply")) == "closed"
     assert await ask(client) == "We're back."
     assert len(fake_openai.requests) == 5
 
@@ -122,9 +122,34 @@ async def test_a_rate_limited_call_counts_as_a_failure_but_bad_output_does_not(
     fake_openai.answer(fake_openai.error_reply(429))
     with pytest.raises(LLMRateLimited):
         await ask(client)
-    assert client.breaker.consecutive_failures == 1
+    assert client.breaker("reply").consecutive_failures == 1
     fake_openai.answer(fake_openai.no_choices_reply())
     with pytest.raises(LLMBadOutput):
         await ask(client)
-    assert client.breaker.consecutive_failures == 0  # the endpoint answered
-    assert state(client.breaker) == "closed"
+    assert client.breaker("reply").consecutive_failures == 0  # the endpoint answered
+    assert state(client.breaker("reply")) == "closed"
+
+
+async def test_an_endpoint_failing_one_kind_of_call_stops_being_asked_only_that(
+    fake_openai: FakeOpenAI, make_client: ClientFactory
+) -> None:
+    # Short structured calls get answers; the longer text calls fail (an overloaded server).
+    def respond(request: RecordedRequest) -> Reply:
+        if request.response_format is not None:
+            return fake_openai.json_reply({"intent": "order_status"})
+        return fake_openai.error_reply(503)
+
+    fake_openai.respond_with(respond)
+    client = await make_client(max_retries=0, breaker_failures=2)
+    schema = {"type": "object", "properties": {"intent": {"type": "string"}}}
+    for _ in range(3):
+        answer = await client.structured(
+            purpose="understand", system="s", messages=HELLO, schema_name="x", schema=schema
+        )
+        assert answer.data == {"intent": "order_status"}
+        with pytest.raises(LLMUnavailable):
+            await client.text(purpose="phrase", system="s", messages=HELLO)
+    assert state(client.breaker("phrase")) == "open"
+    assert state(client.breaker("understand")) == "closed"
+    text_requests = [r for r in fake_openai.requests if r.response_format is None]
+    assert len(text_requests) == 2  # the third phrasing never reached the endpoint

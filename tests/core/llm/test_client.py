@@ -313,7 +313,7 @@ async def test_a_deadline_bounds_the_whole_call_and_counts_for_the_breaker(
     with pytest.raises(LLMUnavailable, match="deadline"):
         await client.text(purpose="reply", system="s", messages=QUESTION, deadline_seconds=0.3)
     assert time.monotonic() - started < 1.5
-    assert client.breaker.consecutive_failures == 1
+    assert client.breaker("reply").consecutive_failures == 1
     assert calls(metrics, "unavailable", purpose="reply") == 1
 
 
