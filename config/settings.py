@@ -191,7 +191,7 @@ class LLMSettings(_Section):
     """``https://RESOURCE.openai.azure.com`` (provider ``azure`` only)."""
     azure_api_version: str = Field("2024-10-21", min_length=1)
     """The Azure OpenAI REST API version (this one is GA and has structured outputs)."""
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(3.0, gt=0)
     """Per attempt; a call that takes longer counts as unavailable."""
     max_retries: int = Field(2, ge=0)
     """Retries after a 429, a 5xx, a timeout or a connection error (with back-off)."""
@@ -208,7 +208,7 @@ class LLMSettings(_Section):
     """The local intent classifier's confidence under which a message also goes to the
     model. Higher: more messages reach the model (better understanding, more cost and
     latency); 0 never asks it. 0.75 sends roughly the uncertain quarter of messages."""
-    call_deadline_seconds: float = Field(8.0, gt=0)
+    call_deadline_seconds: float = Field(4.0, gt=0)
     """The longest one stage waits for the model, retries included; then the local answer."""
     phrasing: Literal["off", "articles_and_other_languages", "all"] = "articles_and_other_languages"
     """Which fact-grounded answers the model rephrases: ``all`` of them; only help-article

@@ -14,7 +14,7 @@ def test_without_a_key_there_is_no_model() -> None:
     settings = load_settings(env={})
     assert settings.llm_api_key is None
     assert settings.llm.model == "gpt-4o-mini"
-    assert settings.llm.timeout_seconds == 10.0
+    assert settings.llm.timeout_seconds == 3.0
 
 
 def test_the_key_comes_from_openai_api_key() -> None:
