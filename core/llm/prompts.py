@@ -21,18 +21,23 @@ _TAG_OPENERS = r"(?:<|\uff1c|&lt;)"
 _NEUTRAL_OPENER = "\u2039"
 
 
-def as_data(label: str, text: str) -> str:
-    """``text`` inside a ``<label>…</label>`` block, any tag of that name in it neutralised.
+# Anything shaped like a tag: the block's own, and every other block's (``<answer>``), so
+# that customer text can neither close its block nor pose as another one.
+_ANY_TAG = re.compile(rf"{_TAG_OPENERS}(\s*/?\s*[a-z_][a-z0-9_]*\b)", re.IGNORECASE)
 
-    ``<label>``/``</label>`` written in ``text`` (in any case, with spaces, as ``&lt;`` or
-    with the full-width less-than sign) get U+2039 (a single angle quotation mark) instead
-    of their ``<``, so customer text cannot close the block early and pose as instructions
-    after it. ``label`` is a lower-case identifier (``customer_message``, ``order_facts``).
+
+def as_data(label: str, text: str) -> str:
+    """``text`` inside a ``<label>…</label>`` block, every tag-like word in it neutralised.
+
+    ``<label>``, ``</answer>`` and any other tag written in ``text`` (in any case, with
+    spaces, as ``&lt;`` or with the full-width less-than sign) get U+2039 (a single angle
+    quotation mark) instead of their ``<``, so customer text cannot close the block early,
+    forge another block (a fake ``<answer>``) or pose as instructions after it. ``label`` is a
+    lower-case identifier (``customer_message``, ``order_facts``).
     """
     if not _LABEL.fullmatch(label):
         raise ValueError(f"label must be a lower-case identifier, not {label!r}")
-    tag = re.compile(rf"{_TAG_OPENERS}(\s*/?\s*{label}\b)", re.IGNORECASE)
-    safe = tag.sub(_NEUTRAL_OPENER + r"\1", text)
+    safe = _ANY_TAG.sub(_NEUTRAL_OPENER + r"\1", text)
     return f"<{label}>\n{safe}\n</{label}>"
 
 
