@@ -24,17 +24,36 @@ status words, negation). Kinds and how they compare:
 * ``status`` of an order with its mood: ``delivered`` said as done, negated ("hasn't been
   delivered") or expected ("should arrive", "will be delivered") are three different facts;
 * ``stock`` (in stock / out of stock / restock), ``carrier`` (UPS, FedEx…), ``email``,
-  ``phone``, ``url`` and masked personal data (``[phone ending 11]``).
+  ``phone``, ``url`` and masked personal data (``[phone ending 11]``);
+* ``promise``: what the shop would commit to — free, credit, discount, voucher, compensation,
+  refund, guarantee, replacement, gift — only where the grounding says it too ("feel free to
+  ask" promises nothing).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from core.llm.fact_words import (
+    CARRIERS,
+    CURRENCIES,
+    EXPECTATION,
+    EXPECTATION_AFTER,
+    MONTHS,
+    NEGATORS,
+    NUMBER_WORDS,
+    ORDER_WORDS,
+    PROMISES,
+    RELATIVE_DAYS,
+    STATUSES,
+    STOCK,
+    TIME_UNITS,
+    WEEKDAYS,
+    fold,
+)
 from core.privacy import redact_text
 
 __all__ = ["Fact", "FactSet", "facts_in", "missing_facts", "unsupported_facts"]
@@ -72,164 +91,6 @@ class FactSet:
         return frozenset(n for f in self.facts for n in f.numbers)
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, one character for one (so spans stay aligned)."""
-    out = []
-    for char in text.lower().replace("\u2019", "'"):
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        )
-        out.append(base if len(base) == 1 else char)
-    return "".join(out)
-
-
-def _table(spec: str) -> dict[str, str]:
-    """``"value: word word; value: word"`` → ``{word: value}`` (words folded; ``_`` is a space)."""
-    table: dict[str, str] = {}
-    for entry in spec.split(";"):
-        value, _, names = entry.partition(":")
-        for name in names.split():
-            table[_fold(name.replace("_", " "))] = value.strip()
-    return table
-
-
-_MONTHS = {
-    name: int(month)
-    for name, month in _table(
-        "1: january jan enero janvier januar gennaio janeiro;"
-        "2: february feb febrero février februar febbraio fevereiro;"
-        "3: march mar marzo mars märz maerz marco;"
-        "4: april apr abril avril aprile;"
-        "5: may mayo mai maggio maio;"
-        "6: june jun junio juin juni giugno junho;"
-        "7: july jul julio juillet juli luglio julho;"
-        "8: august aug agosto août;"
-        "9: september sep sept septiembre setiembre septembre settembre setembro;"
-        "10: october oct octubre octobre oktober ottobre outubro;"
-        "11: november nov noviembre novembre novembro;"
-        "12: december dec diciembre décembre dezember dicembre dezembro"
-    ).items()
-}
-_WEEKDAYS = _table(
-    "0: monday lunes lundi montag lunedì segunda-feira;"
-    "1: tuesday martes mardi dienstag martedì terça-feira;"
-    "2: wednesday miércoles mercredi mittwoch mercoledì quarta-feira;"
-    "3: thursday jueves jeudi donnerstag giovedì quinta-feira;"
-    "4: friday viernes vendredi freitag venerdì sexta-feira;"
-    "5: saturday sábado samedi samstag sonnabend sabato;"
-    "6: sunday domingo dimanche sonntag domenica"
-)
-_CURRENCIES = _table(
-    "USD: $ us$ usd dollar dollars dólar dólares dollari;"
-    "EUR: € eur euro euros;"
-    "GBP: £ gbp pound pounds libra libras;"
-    "CAD: cad c$; AUD: aud a$; CHF: chf; JPY: jpy ¥; SEK: sek; MXN: mxn"
-)
-_TIME_UNITS = _table(
-    "second: sec secs second seconds segundo segundos seconde secondes sekunde sekunden secondo"
-    " secondi;"
-    "minute: min mins minute minutes minuto minutos minuten minuti;"
-    "hour: h hr hrs hour hours hora horas heure heures stunde stunden ora ore;"
-    "day: day days día días jour jours tag tage tagen werktage werktagen giorno giorni dia dias;"
-    "week: week weeks semana semanas semaine semaines woche wochen settimana settimane;"
-    "month: month months mes meses mois monat monate monaten mese mesi;"
-    "year: year years yr yrs año años ano anos an ans année années jahr jahre jahren anno anni"
-)
-_ORDER_WORDS = _table("order: order pedido commande bestellung ordine encomenda")
-# Days relative to today; German "morgen" is left out, being also the "Guten Morgen" greeting.
-_RELATIVE_DAYS = _table(
-    "today: today tonight hoy aujourd'hui heute oggi hoje;"
-    "tomorrow: tomorrow mañana demain domani amanhã;"
-    "yesterday: yesterday ayer hier gestern ieri ontem"
-)
-# Number words that are not also common words ("one", "once", "due", "sei", "neuf" are).
-_NUMBER_WORDS = {
-    name: int(value)
-    for name, value in _table(
-        "2: two dos deux zwei dois duas; 3: three tres trois drei tre três; 4: four cuatro quatre"
-        " vier quattro quatro; 5: five cinco cinq fünf cinque; 6: six seis sechs; 7: seven siete"
-        " sieben sette sete; 8: eight ocho huit acht otto oito; 9: nine nueve neun nove;"
-        " 10: ten diez dix zehn dieci dez; 11: eleven onze; 12: twelve doce douze zwölf dodici"
-        " doze; 20: twenty veinte vingt zwanzig venti vinte; 30: thirty treinta trente dreißig"
-        " trenta trinta"
-    ).items()
-}
-_NEGATORS = frozenset(
-    "not never no cannot nor without nicht kein keine keinen nie pas ne n jamais non não nunca"
-    " mai sin sem".split()
-)
-# Words before a status that make it an expectation ("should arrive", "will be delivered").
-_EXPECTATION = frozenset(
-    _fold(w)
-    for w in "will would should shall expected expect expects estimated scheduled due going may"
-    " might could can must once when until after before to soon será serán debería deberían"
-    " debe deben deberá espera esperamos esperan prevista previsto estimada cuando vez hasta"
-    " antes después va van puede pueden podrá pronto sera seront devrait devraient doit prévu"
-    " prévue estimée quand lorsque fois jusqu avant après vont peut peuvent pourra bientôt wird"
-    " werden sollte sollten soll voraussichtlich erwartet wenn sobald bis vor nach kann können"
-    " dürfte bald sarà saranno dovrebbe dovrebbero stimata volta fino prima dopo può possono"
-    " potrà presto serão deveria devem até depois pode podem poderá vai vão breve".split()
-)
-_EXPECTATION_AFTER = frozenset(
-    _fold(w)
-    for w in "expected estimated soon prevista previsto prévue prévu voraussichtlich erwartet"
-    " pronto bientôt bald presto".split()
-)
-# Order statuses: folded word -> (status, the mood the word itself carries, e.g. a future).
-_STATUS_SPEC = (
-    "processing: processing processed being_prepared procesando procesado procesada en_proceso"
-    " en_preparación preparando en_cours_de_traitement traitée en_préparation in_bearbeitung"
-    " bearbeitet in_lavorazione em_processamento processado processada;"
-    "pending: pending pendiente en_attente ausstehend in_attesa pendente; on_hold: on_hold;"
-    "shipped: shipped ship ships dispatched on_its_way on_the_way in_transit enviado enviada"
-    " enviados enviadas envió envío envíe envíen despachado despachada en_camino en_tránsito"
-    " expédié expédiée expédiés expédiées expédier en_route en_chemin versandt verschickt"
-    " versendet unterwegs spedito spedita spediti spedite in_viaggio in_transito a_caminho"
-    " em_trânsito;"
-    "out_for_delivery: out_for_delivery en_reparto en_cours_de_livraison in_zustellung in_consegna"
-    " saiu_para_entrega;"
-    "delivered: delivered entregado entregada entregados entregadas entregue entregues llegó"
-    " livré livrée livrés livrées arrivée arrivées geliefert zugestellt angekommen eingetroffen"
-    " consegnato consegnata consegnati arrivato arrivata chegou arrived;"
-    "cancelled: cancelled canceled cancelado cancelada cancelados annulé annulée storniert"
-    " annullato annullata cancellato cancellata;"
-    "refunded: refunded reembolsado reembolsada remboursé remboursée erstattet rückerstattet"
-    " zurückerstattet rimborsato rimborsata;"
-    "returned: returned devuelto devuelta devueltos devueltas retourné retournée retournés"
-    " zurückgeschickt zurückgesendet retourniert restituito restituita devolvido devolvida;"
-    "delayed: delayed running_late retrasado retrasada con_retraso en_retard verspätet in_ritardo"
-    " atrasado atrasada;"
-    "lost: lost perdido perdida perdu perdue verloren smarrito extraviado extraviada"
-)
-# Words that speak of a delivery to come even without "will": "once it arrives", "llega".
-_FUTURE_SPEC = (
-    "shipped: enviará enviarán expédiera spedirà;"
-    "delivered: deliver delivers arrive arrives arriving arrival llegar llega llegan llegue"
-    " lleguen llegará llegarán llegada entregará entregarán livrer livrera arriver arrivera"
-    " arriva arrivare arriverà ankommen ankommt eintreffen eintrifft chegar chega chegue chegará"
-)
-_STATUSES: dict[str, tuple[str, str]] = {
-    **{word: (status, "") for word, status in _table(_STATUS_SPEC).items()},
-    **{word: (status, "expected") for word, status in _table(_FUTURE_SPEC).items()},
-}
-_STOCK = _table(
-    "in_stock: in_stock en_stock auf_lager vorrätig em_estoque in_magazzino;"
-    "out_of_stock: out_of_stock sold_out agotado agotada sin_stock sin_existencias fuera_de_stock"
-    " épuisé épuisée rupture_de_stock ausverkauft esaurito esaurita esgotado esgotada sem_estoque;"
-    "restock: new_stock back_in_stock restock restocked nuevo_stock de_nuevo_en_stock"
-    " nuevas_existencias reposición nouveau_stock neue_ware wieder_auf_lager wieder_verfügbar"
-    " novo_estoque"
-)
-# Matched case-sensitively ("Correos" the carrier, not "correos" the e-mails).
-_CARRIERS = (
-    *"UPS USPS DHL DPD GLS TNT FedEx SEUR MRW CTT Evri Hermes Yodel Purolator Aramex OnTrac"
-    " LaserShip Parcelforce Colissimo Chronopost Correos Nacex PostNL PostNord Bpost Posti"
-    " Sendle Canpar".split(),
-    *"Royal Mail,Canada Post,Australia Post,La Poste,Poste Italiane,Deutsche Post,"
-    "Amazon Logistics,Japan Post".split(","),
-)
-
-
 def _decimal(text: str) -> str:
     return format(Decimal(text).normalize(), "f")
 
@@ -264,10 +125,10 @@ def _alternation(names: Iterable[str]) -> str:
     return _ALT(sorted((re.escape(n) for n in names), key=len, reverse=True))
 
 
-_MONTH = _alternation(_MONTHS)
-_WEEKDAY = _alternation(_WEEKDAYS)
-_CURRENCY = _alternation(_CURRENCIES)
-_UNIT = _alternation(_TIME_UNITS)
+_MONTH = _alternation(MONTHS)
+_WEEKDAY = _alternation(WEEKDAYS)
+_CURRENCY = _alternation(CURRENCIES)
+_UNIT = _alternation(TIME_UNITS)
 _ORDINAL = r"(?:st|nd|rd|th|º|ª|er|eme|o|a)?\.?"
 _YEAR = r"(?:,?\s+(?:de\s+|del\s+)?(\d{4}))?"
 
@@ -300,14 +161,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("duration", rf"({_NUM})(?:\s*-\s*|\s+)?(?:(?:business|working)\s+)?({_UNIT})\b"),
         (
             "order_number",
-            rf"#\s?(\d+)|\b(?:{_alternation(_ORDER_WORDS)})\s*"
+            rf"#\s?(\d+)|\b(?:{_alternation(ORDER_WORDS)})\s*"
             r"(?:number|no\.?|nº|n\.º|n°|numero|número|numéro|nr\.?|nummer|#)?\s*:?\s*(\d{3,})\b",
         ),
         ("quantity", r"(?<![\w.,])(\d+)\s?[×x](?=\s)"),
         ("number", rf"(?<![\w.,])({_NUM})(?:st|nd|rd|th)?(?!\w)|(?<![\w])(\d+)(?=[a-z]{{1,3}}\b)"),
         ("weekday", rf"\b({_WEEKDAY})\b"),
-        ("relative_day", rf"\b({_alternation(_RELATIVE_DAYS)})\b"),
-        ("number_word", rf"\b({_alternation(_NUMBER_WORDS)})\b"),
+        ("relative_day", rf"\b({_alternation(RELATIVE_DAYS)})\b"),
+        ("number_word", rf"\b({_alternation(NUMBER_WORDS)})\b"),
     )
 )
 
@@ -316,9 +177,9 @@ def _code(text: str) -> Iterator[Fact]:
     """A token of letters and digits: ``5th`` and ``65w`` are numbers, ``30h`` a duration,
     ``IPX7`` a code, ``1Z999AA10123456784`` (10 or more) a tracking number."""
     number = re.fullmatch(r"(\d+)([a-z]{1,3})", text.lower())
-    if number and number.group(2) in _TIME_UNITS:
+    if number and number.group(2) in TIME_UNITS:
         values = amounts(number.group(1))
-        unit = _TIME_UNITS[number.group(2)]
+        unit = TIME_UNITS[number.group(2)]
         yield Fact("duration", text, tuple(f"{v} {unit}" for v in values), values)
     elif number:
         values = amounts(number.group(1))
@@ -368,11 +229,11 @@ def _read(kind: str, match: re.Match[str]) -> Iterator[Fact]:
             yield Fact("date", text, values, (str(first), str(second), str(int(year))))
     elif kind in ("month_day", "day_month"):
         month_name, day = (groups[0], groups[1]) if kind == "month_day" else (groups[1], groups[0])
-        fact = _date_fact(text, _MONTHS[_fold(month_name)], int(day), groups[2])
+        fact = _date_fact(text, MONTHS[fold(month_name)], int(day), groups[2])
         yield from (fact,) if fact else ()
     elif kind == "money":
         symbol, number = (groups[0], groups[1]) if groups[0] else (groups[3], groups[2])
-        currency = _CURRENCIES[_fold(symbol)]
+        currency = CURRENCIES[fold(symbol)]
         values = amounts(number)
         yield Fact("money", text, tuple(f"{v} {currency}" for v in values), values)
     elif kind == "percent":
@@ -380,7 +241,7 @@ def _read(kind: str, match: re.Match[str]) -> Iterator[Fact]:
         yield Fact("percent", text, values, values)
     elif kind == "duration":
         values = amounts(groups[0])
-        unit = _TIME_UNITS[_fold(groups[1])]
+        unit = TIME_UNITS[fold(groups[1])]
         yield Fact("duration", text, tuple(f"{v} {unit}" for v in values), values)
     elif kind == "order_number":
         number = _decimal(groups[0] or groups[1])
@@ -392,11 +253,11 @@ def _read(kind: str, match: re.Match[str]) -> Iterator[Fact]:
         values = amounts(groups[0] or groups[1])
         yield Fact("number", text, values, values)
     elif kind == "weekday":
-        yield Fact("weekday", text, (str(_WEEKDAYS[_fold(groups[0])]),))
+        yield Fact("weekday", text, (str(WEEKDAYS[fold(groups[0])]),))
     elif kind == "relative_day":
-        yield Fact("relative_day", text, (_RELATIVE_DAYS[_fold(groups[0])],))
+        yield Fact("relative_day", text, (RELATIVE_DAYS[fold(groups[0])],))
     elif kind == "number_word":
-        value = str(_NUMBER_WORDS[_fold(groups[0])])
+        value = str(NUMBER_WORDS[fold(groups[0])])
         yield Fact("number", text, (value,), (value,))
 
 
@@ -409,38 +270,46 @@ def _mood(folded: str, start: int, end: int) -> str:
     before = re.split(r"[.;:!?()\n]", folded[:start])[-1]
     before_words = re.findall(r"[\w']+", before)[-5:]
     after_words = re.findall(r"[\w']+", re.split(r"[.;:!?()\n]", folded[end:])[0])[:1]
-    if any(w in _NEGATORS or w.endswith("n't") for w in before_words):
+    if any(w in NEGATORS or w.endswith("n't") for w in before_words):
         return "no"
-    if any(w in _EXPECTATION or w.endswith("'ll") for w in before_words):
+    if any(w in EXPECTATION or w.endswith("'ll") for w in before_words):
         return "expected"
-    if any(w in _EXPECTATION_AFTER for w in after_words):
+    if any(w in EXPECTATION_AFTER for w in after_words):
         return "expected"
     return "yes"
 
 
-_STATUS_RE = re.compile(rf"\b({_alternation(_STATUSES)})\b")
-_STOCK_RE = re.compile(rf"\b({_alternation(_STOCK)})\b")
+_STATUS_RE = re.compile(rf"\b({_alternation(STATUSES)})\b")
+_STOCK_RE = re.compile(rf"\b({_alternation(STOCK)})\b")
+_PROMISE_RE = re.compile(rf"\b({_alternation(PROMISES)})\b")
+# Where a promise word promises nothing: "feel free to ask", "free of charge" is a promise.
+_NOT_A_PROMISE = re.compile(r"feel\s+free|free\s+to\b|credit\s+card|tarjeta\s+de\s+credito")
 
 
 def _words_facts(original: str, folded: str) -> Iterator[tuple[int, Fact]]:
     for match in _STATUS_RE.finditer(folded):
-        status, inherent = _STATUSES[match.group(1)]
+        status, inherent = STATUSES[match.group(1)]
         mood = _mood(folded, match.start(), match.end())
         mood = inherent if mood == "yes" and inherent else mood
         yield match.start(), Fact("status", match.group(0), (f"{status}:{mood}",))
     for match in _STOCK_RE.finditer(folded):
-        stock = _STOCK[match.group(1)]
+        stock = STOCK[match.group(1)]
         if stock == "in_stock" and _mood(folded, match.start(), match.end()) == "no":
             stock = "out_of_stock"
         yield match.start(), Fact("stock", match.group(0), (stock,))
-    for name in _CARRIERS:
+    for name in CARRIERS:
         for match in re.finditer(rf"\b{re.escape(name)}\b", original):
             yield match.start(), Fact("carrier", name, (name.lower(),))
+    idioms = [m.span() for m in _NOT_A_PROMISE.finditer(folded)]
+    for match in _PROMISE_RE.finditer(folded):
+        if any(start <= match.start() < end for start, end in idioms):
+            continue
+        yield match.start(), Fact("promise", match.group(0), (PROMISES[match.group(1)],))
 
 
 def facts_in(text: str) -> FactSet:
     """The checkable facts ``text`` states (kinds in the module doc)."""
-    folded = _fold(text)
+    folded = fold(text)
     found: list[tuple[int, Fact]] = list(_words_facts(text, folded))
     remaining = folded
     for kind, pattern in _PATTERNS:

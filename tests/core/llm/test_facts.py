@@ -223,3 +223,28 @@ def test_a_guide_keeps_its_numbers() -> None:
 def test_a_text_without_facts_has_none() -> None:
     assert facts_in("Hi! How can I help you?").facts == ()
     assert unsupported_facts("Happy to help!", "Thanks for getting in touch.") == []
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        SHIPPED + " As a goodwill gesture we've issued you a store credit.",
+        SHIPPED + " Return shipping on this order is free.",
+        SHIPPED + " Here is a 10% discount code for the wait.",
+        "Tu pedido #1002 salió con UPS. Te enviamos un cupón de regalo por la espera.",
+    ],
+)
+def test_a_promise_the_answer_does_not_make_is_unsupported(draft: str) -> None:
+    assert any(fact.startswith("promise") for fact in unsupported_facts(draft, SHIPPED))
+
+
+def test_promises_the_answer_makes_and_idioms_pass() -> None:
+    faithful = (
+        "Unused items in their original packaging can go back within 30 days of delivery. "
+        "When an item is defective or wrong, the return label is free; otherwise $5.95 comes "
+        "off your refund. Refunds reach your original payment method 5–7 business days after "
+        "the return arrives. Final-sale items can't be returned."
+    )
+    assert unsupported_facts(faithful, POLICY) == []
+    polite = SHIPPED + " Feel free to ask if anything else comes up."
+    assert unsupported_facts(polite, SHIPPED) == []
