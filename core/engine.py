@@ -12,7 +12,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,17 +23,16 @@ from core.errors import ConcurrentUpdate, CRMError
 from core.options import pick_option
 from core.ports import (
     ConversationStore,
-    HandoffRecord,
     MessageUnderstander,
     PhrasingRequest,
     ReplyPhraser,
     TurnObserver,
     TurnRecord,
 )
-from core.privacy import redact_attributes, redact_text
 from core.session import DialogueState, Session
 from core.skills import Request, Skills, Turn
 from core.text import clean_text
+from core.turnlog import TurnLog
 from core.types import (
     Attributes,
     Classification,
@@ -47,6 +45,7 @@ from core.types import (
     Understanding,
     utcnow,
 )
+from core.verification import STAFF
 
 __all__ = ["Engine", "EngineOptions", "Phrasing"]
 
@@ -225,10 +224,22 @@ class Engine:
         When another worker stored the conversation in between, reload it and redo the turn.
         """
         key = (message.channel, message.user_id)
+        phrased: dict[tuple[Reply, ...], tuple[Turn, tuple[ModelCall, ...]]] = {}
         for attempt in range(1, _SAVE_ATTEMPTS + 1):
             turn = _settled(await self._turn(session, message, text, understanding))
-            turn, phrase_calls = await self._phrase(session, turn, text)
-            log = _TurnLog(self, message, text, understanding, started, phrase_calls)
+            if turn.replies not in phrased:  # a retried save with the same answer: no new call
+                phrased[turn.replies] = await self._phrase(session, message, turn, text)
+            done, phrase_calls = phrased[turn.replies]
+            turn = replace(turn, replies=done.replies)
+            log = TurnLog(
+                message,
+                self._clean(message.text),
+                text,
+                understanding,
+                started,
+                redact=self._options.redact_personal_data,
+                phrase_calls=phrase_calls,
+            )
             records = log.records(session, turn)
             try:
                 saved = await self._store.commit_turn(turn.session, records, log.handoffs(turn))
@@ -287,12 +298,16 @@ class Engine:
             return skills.say(session, "error", Outcome.ERROR)
 
     async def _phrase(
-        self, session: Session, turn: Turn, text: str
+        self, session: Session, message: InboundMessage, turn: Turn, text: str
     ) -> tuple[Turn, tuple[ModelCall, ...]]:
         """The turn with its answer phrased by the model, when configured and worth it; the
-        phraser falls back to the template replies itself when the model fails or adds facts."""
+        phraser falls back to the template replies itself when the model fails or adds facts.
+        Staff answers are never phrased: they hold the customer's contact details in full."""
         phrasing = self._phrasing
         if phrasing is None or turn.outcome is not Outcome.ANSWERED or not turn.intent:
+            return turn, ()
+        identity = message.verified_identity
+        if identity is not None and identity.kind == STAFF:
             return turn, ()
         try:
             request = PhrasingRequest(
@@ -319,90 +334,12 @@ class Engine:
             ("user" if record.direction == "in" else "assistant", record.text) for record in records
         )
 
-    def _private(self, text: str) -> str:
-        return redact_text(text) if self._options.redact_personal_data else text
-
     def _observe(
         self, message: InboundMessage, turn: Turn, understanding: Understanding, seconds: float
     ) -> None:
         if turn.handoff_reason is not None:
             self._observer.count_handoff(message.channel, turn.handoff_reason)
         self._observer.observe_turn(message.channel, turn.intent, str(turn.outcome), seconds)
-
-
-class _TurnLog:
-    """The log rows of one turn: the inbound message with what was understood, each reply with
-    the outcome, and the handoff if there was one — personal data redacted when configured.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        message: InboundMessage,
-        text: str,
-        understanding: Understanding,
-        started: float,
-        phrase_calls: tuple[ModelCall, ...] = (),
-    ) -> None:
-        self._private = engine._private
-        self._model_calls = understanding.model_calls + phrase_calls
-        self._typed = engine._clean(message.text)
-        self._redact = engine._options.redact_personal_data
-        self._message = message
-        self._text = text
-        self._understanding = understanding
-        self._latency_ms = (time.perf_counter() - started) * 1000
-
-    def records(self, before: Session, turn: Turn) -> list[TurnRecord]:
-        message, understanding = self._message, self._understanding
-        attributes = understanding.attributes.as_dict()
-        if self._redact:
-            attributes = redact_attributes(attributes)
-        conversation_id = before.conversation_id
-        inbound = TurnRecord(
-            conversation_id=conversation_id,
-            channel=message.channel,
-            user_id=message.user_id,
-            direction="in",
-            text=self._private(self._typed),  # as typed, even a bare "2"
-            corrected_text=self._private(understanding.spelling.text),
-            intent=understanding.classification.intent,
-            confidence=understanding.classification.confidence,
-            attributes=attributes,
-            message_id=message.message_id,
-            created_at=message.received_at,
-            model_calls=self._model_calls,
-        )
-        replies = [
-            TurnRecord(
-                conversation_id=conversation_id,
-                channel=message.channel,
-                user_id=message.user_id,
-                direction="out",
-                text=self._private(reply.text),
-                message_id=uuid.uuid4().hex,
-                quick_replies=reply.quick_replies,
-                state=str(turn.state),
-                outcome=str(turn.outcome),
-                latency_ms=self._latency_ms,
-            )
-            for reply in turn.replies
-        ]
-        return [inbound, *replies]
-
-    def handoffs(self, turn: Turn) -> list[HandoffRecord]:
-        if turn.handoff_reason is None:
-            return []
-        message = self._message
-        return [
-            HandoffRecord(
-                conversation_id=turn.session.conversation_id,
-                channel=message.channel,
-                user_id=message.user_id,
-                reason=turn.handoff_reason,
-                last_message=self._private(self._text),
-            )
-        ]
 
 
 def _replayed(session: Session, message: InboundMessage, earlier: list[TurnRecord]) -> TurnResult:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from core.types import Identity, InboundMessage
 from shopbot.app import Runtime
 from tests.conftest import ServeShopbot
 from tests.core.llm.fake_openai import FakeOpenAI, RecordedRequest, Reply
@@ -192,3 +193,17 @@ async def test_phrasing_can_be_switched_off(
     result = await _say(url, "carol@example.com")
     assert "being processed" in _reply_text(result)
     assert all(r.response_format is not None for r in fake_openai.requests)
+
+
+async def test_staff_answers_are_never_sent_to_the_model(
+    serve_shopbot: ServeShopbot, fake_openai: FakeOpenAI
+) -> None:
+    _answer_spanish(fake_openai, "never used")
+    env = _model_env(fake_openai.base_url) | {"SHOPBOT_LLM_PHRASING": "all"}
+    _, runtime = await serve_shopbot(env)
+    staff = Identity("staff", "T0STAFF:U0AGENT")
+    message = InboundMessage("slack", "T0STAFF:U0AGENT", "where is order #1002?", "Ev1", staff)
+    result = await runtime.engine.handle(message)
+    answer = " ".join(reply.text for reply in result.replies)
+    assert "alice@example.com" in answer  # the full staff view...
+    assert all(r.response_format is not None for r in fake_openai.requests)  # ...never phrased
