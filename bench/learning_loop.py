@@ -90,6 +90,7 @@ class LoopResult:
     promoted: bool
     reason: str
     promotion_macro_f1: tuple[float, float]
+    thresholds: tuple[float, float]
     before: Before
     after_half_b: float
     after_half_b_per_intent: dict[str, float]
@@ -159,6 +160,7 @@ async def run_loop(
         promoted=promoted,
         reason=latest.reason,
         promotion_macro_f1=(first.report.macro_f1, latest.report.macro_f1),
+        thresholds=(before_model.threshold, after_model.threshold),
         before=before,
         after_half_b=after.half_b,
         after_half_b_per_intent=after.half_b_per_intent,
@@ -189,10 +191,16 @@ def architecture_lines(arch: Architecture, shipped: ShippedGeneralisation) -> li
         f"1. Bitext ({arch.bitext_intents} intents, train {arch.bitext_train}, test "
         f"{arch.bitext_test}): accuracy {_pct(arch.bitext_accuracy)}, macro-F1 "
         f"{arch.bitext_macro_f1:.3f} (fit {arch.bitext_fit_seconds:.0f} s)",
-        f"   CLINC150 (threshold {arch.clinc_threshold:.2f} from val + oos_val): in-scope "
-        f"accuracy {_pct(arch.clinc_in_scope_accuracy)} of {arch.clinc_in_scope}, "
-        f"out-of-scope recall {_pct(arch.clinc_oos_recall)} of {arch.clinc_oos} "
-        f"(fit {arch.clinc_fit_seconds:.0f} s)",
+        *(
+            f"   CLINC150, threshold {how}: {scores.threshold:.2f} -> in-scope accuracy "
+            f"{_pct(scores.in_scope_accuracy)} of {arch.clinc_in_scope}, out-of-scope recall "
+            f"{_pct(scores.oos_recall)} of {arch.clinc_oos}"
+            for how, scores in (
+                ("calibrate_threshold on val + oos_val", arch.clinc_calibrated),
+                ("max in-scope acc. + OOS recall on val + oos_val", arch.clinc_balanced),
+            )
+        ),
+        f"   (CLINC fit {arch.clinc_fit_seconds:.0f} s on {arch.clinc_train} examples)",
         f"2. shipped model on {shipped.bitext_count} mapped Bitext test utterances: accuracy "
         f"{_pct(shipped.bitext_accuracy)} ({per_intent})",
         f"   CLINC150 test + oos_test ({shipped.clinc_count}): false-accept rate "
@@ -215,7 +223,8 @@ def loop_lines(result: LoopResult) -> list[str]:
         f"   mined {mined.found} candidates, dropped {dropped}; stored {mined.stored}, "
         f"auto-accepted {mined.auto_accepted} ({result.held_out} of the {result.accepted} "
         "accepted held out for evaluation)",
-        f"   new version {verdict}: {result.reason}",
+        f"   new version {verdict}: {result.reason} (threshold {result.thresholds[0]:.2f} -> "
+        f"{result.thresholds[1]:.2f})",
         f"   half B ({result.half_b}): {_pct(before.half_b)} -> {_pct(result.after_half_b)}"
         f" (serving gain {result.gain * 100:+.1f} points)",
         f"   frozen set macro-F1 {before.frozen_macro_f1:.3f} -> "
