@@ -115,8 +115,9 @@ def serve_banner(
     chat_command: str = "shopbot chat",
     web_chat: bool = False,
     platforms: Sequence[str] = (),
+    language_model: str | None = None,
 ) -> str:
-    """What ``shopbot serve`` prints: where it listens and what to try first."""
+    """What ``shopbot serve`` prints: where it listens, what is on, and what to try first."""
     auth = ' -H "Authorization: Bearer $SHOPBOT_API_TOKEN"' if api_token_set else ""
 
     def curl(text: str) -> str:
@@ -134,7 +135,9 @@ def serve_banner(
             f"Or chat in the terminal:  {chat_command}",
             *([f"Website chat: {url}/"] if web_chat else []),
             "Messaging platforms: "
-            + (", ".join(platforms) if platforms else "none (README: Connect a platform)"),
+            + (", ".join(platforms) if platforms else "none (README: Messaging platforms)"),
+            "Language model: "
+            + (language_model or "none, local pipeline only (set OPENAI_API_KEY to add one)"),
             f"Health: {url}/healthz   Metrics: {url}/metrics",
         ]
     )
@@ -176,9 +179,19 @@ async def _listen_until_signalled(runtime: Runtime) -> None:
         url = _url(settings.server.host, port)
         token_set = bool(settings.secrets.api_token)
         platforms = [channel.description for channel in runtime.channels]
+        llm = settings.llm
+        language_model = None
+        if runtime.llm is not None:
+            where = llm.azure_endpoint if llm.provider == "azure" else llm.base_url
+            language_model = f"{llm.model} ({where or 'OpenAI'})"
         print(
             serve_banner(
-                url, token_set, chat_command, web_chat=settings.web.enabled, platforms=platforms
+                url,
+                token_set,
+                chat_command,
+                web_chat=settings.web.enabled,
+                platforms=platforms,
+                language_model=language_model,
             )
         )
         sys.stdout.flush()

@@ -172,6 +172,7 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(data_dir: Path) -> No
         base = match.group(1)
         assert f"shopbot chat --data-dir {data_dir}" in banner  # the same databases as serve
         assert "Where is my order #12345?" in banner
+        assert "Messaging platforms: none" in banner and "Language model: none" in banner
         async with aiohttp.ClientSession() as client:
             async with client.get(base + "/healthz") as response:
                 assert response.status == 200
