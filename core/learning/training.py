@@ -44,6 +44,7 @@ __all__ = [
     "TrainingOutcome",
     "evaluation_examples",
     "example_key",
+    "in_training_order",
     "is_held_out",
     "merge_examples",
     "train_candidate",
@@ -66,15 +67,24 @@ def is_held_out(example: Example) -> bool:
     return int.from_bytes(digest[:8], "big") % HOLDOUT_MODULUS == 0
 
 
+def in_training_order(examples: Iterable[Example]) -> list[Example]:
+    """``examples`` in a fixed order (by normalised text, then intent and text), whatever
+    order they came in: the database returns accepted examples in an order that follows
+    conversation ids, and the order changes the cross-validation folds, hence the calibrated
+    threshold and the training-set fingerprint. Sorted, the same examples always give the
+    same model."""
+    return sorted(examples, key=lambda e: (example_key(e.text), e.intent, e.text))
+
+
 def evaluation_examples(
     frozen: Sequence[Example], accepted: Sequence[Example]
 ) -> tuple[Example, ...]:
     """The evaluation set: the frozen examples plus the held-out slice of ``accepted`` (one per
-    distinct message; intents the model cannot know are skipped by the caller's choice of
-    ``accepted``)."""
+    distinct message, in :func:`in_training_order`; intents the model cannot know are skipped
+    by the caller's choice of ``accepted``)."""
     seen = {example_key(e.text) for e in frozen}
     held: list[Example] = []
-    for example in accepted:
+    for example in in_training_order(accepted):
         key = example_key(example.text)
         if is_held_out(example) and key not in seen:
             seen.add(key)
@@ -85,16 +95,16 @@ def evaluation_examples(
 def merge_examples(
     shipped: TrainingData, accepted: Sequence[Example], evaluation: Sequence[Example]
 ) -> tuple[TrainingData, int]:
-    """``shipped`` plus the accepted examples that are not held out, not already there, not in
-    the evaluation set and of a known intent (``unknown`` ones join the out-of-scope examples);
-    also how many were added."""
+    """``shipped`` plus the accepted examples (in :func:`in_training_order`) that are not held
+    out, not already there, not in the evaluation set and of a known intent (``unknown`` ones
+    join the out-of-scope examples); also how many were added."""
     excluded = {example_key(e.text) for e in evaluation}
     excluded |= {example_key(t) for texts in shipped.intents.values() for t in texts}
     excluded |= {example_key(t) for t in shipped.out_of_scope}
     intents = {name: list(texts) for name, texts in shipped.intents.items()}
     out_of_scope = list(shipped.out_of_scope)
     added = 0
-    for example in accepted:
+    for example in in_training_order(accepted):
         key = example_key(example.text)
         known = example.intent in intents or example.intent in (UNKNOWN, OUT_OF_SCOPE)
         if is_held_out(example) or key in excluded or not known:

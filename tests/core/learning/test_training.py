@@ -16,6 +16,7 @@ from core.learning.training import (
     evaluation_examples,
     is_held_out,
     merge_examples,
+    train_candidate,
     train_version,
 )
 from core.learning.types import Example
@@ -190,3 +191,28 @@ async def test_dry_run_stores_nothing(
     )
     assert await registry.versions() == []
     assert UNKNOWN in outcome.baseline.per_label
+
+
+def test_training_does_not_depend_on_the_order_of_the_accepted_examples(
+    shipped: TrainingData, frozen: tuple[Example, ...]
+) -> None:
+    # Accepted examples come from the database in an order following conversation ids
+    # (random): the same examples in another order must give the very same model.
+    accepted = [Example(t, "order_status") for t in GERMAN_ORDER_STATUS]
+    accepted += [Example(t, "return_policy") for t in MISLABELLED_RETURNS[:12]]
+    shuffled = accepted[::-1]
+    shuffled = shuffled[1::2] + shuffled[::2]
+    assert shuffled != accepted and sorted(shuffled, key=str) == sorted(accepted, key=str)
+    models = []
+    for examples in (accepted, shuffled):
+        evaluation = evaluation_examples(frozen, examples)
+        models.append(train_candidate(shipped, examples, evaluation))
+    first, second = models
+    assert first.data == second.data
+    assert first.data.fingerprint() == second.data.fingerprint()
+    assert first.classifier.calibrated_threshold == second.classifier.calibrated_threshold
+    assert first.report == second.report
+    probes = [e.text for e in frozen] + NEW_PHRASINGS
+    assert [first.classifier.classify_text(t) for t in probes] == [
+        second.classifier.classify_text(t) for t in probes
+    ]
