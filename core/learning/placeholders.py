@@ -59,7 +59,11 @@ _MASKED_NUMBER = re.compile(r"\[card ending \d{1,4}\]|\[iban\]")
 _NUMBER = re.compile(r"[#$€£]?[\w./:\-]*\d[\w./:,\-]*")
 _PLACEHOLDER = re.compile(r"<(?:email|phone|number|name)>")
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019\-]*")
+# Words of any alphabet ("Müller", "José", "Ørsted"): an ASCII-only pattern would cut a name
+# at its first accented letter and leave the rest ("<name>é garcía").
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019\-])*")
+# Titles whose full stop does not end a sentence ("Dr. Smith").
+_TITLE = re.compile(r"\b(?:mr|mrs|ms|miss|dr|prof|sir)\.$", re.IGNORECASE)
 _INTRO = re.compile(
     r"\b(?:my name is|my name's|name's|call me|i'm|i am|this is|it's|its me)\s+",
     re.IGNORECASE,
@@ -137,15 +141,13 @@ def _is_name(text: str, match: re.Match[str], shop_words: frozenset[str]) -> boo
 def _continues_name(
     text: str, first: re.Match[str], following: re.Match[str], shop_words: frozenset[str]
 ) -> bool:
-    """Whether the word after a name given with "my name is" is its surname: a rare word
-    (capitalised or not: "my name is john smith")."""
+    """Whether the word after a name given with "my name is" is its surname: a capitalised
+    word, even a common one ("Rose Brown"), or a rare one in lower case ("john smith")."""
     between = text[first.end() : following.start()]
     word = following.group()
-    return (
-        between == " "
-        and word.lower() not in shop_words
-        and english_frequency(word) < COMMON_WORD_FREQUENCY
-    )
+    if between != " " or word.lower() in shop_words or word == "I" or word.startswith("I'"):
+        return False
+    return word[0].isupper() or english_frequency(word) < COMMON_WORD_FREQUENCY
 
 
 def _after_intro(text: str, match: re.Match[str]) -> bool:
@@ -159,6 +161,8 @@ def _after_strong_intro(text: str, match: re.Match[str]) -> bool:
 
 def _starts_sentence(text: str, start: int) -> bool:
     kept = text[:start].rstrip()
+    if _TITLE.search(kept):
+        return False
     return not kept or kept[-1] in ".!?:;\n\"'("
 
 

@@ -26,6 +26,19 @@ SHOP = ["Aurora", "Wireless", "Headphones"]
         ("I'm Zoe, order 1003 never came", "I'm <name>, order <number> never came"),
         ("this is Priya from Leeds", "this is <name> from <name>"),
         ("I ordered it and Carol said no", "I ordered it and <name> said no"),
+        # Names in other alphabets are replaced whole, not cut at the first accented letter.
+        ("my name is Hans Müller", "my name is <name>"),
+        ("my name is josé garcía, order 12", "my name is <name>, order <number>"),
+        ("the parcel for Zoë Ørsted is late", "the parcel for <name> is late"),
+        # A capitalised surname after "my name is" goes too, even a common word; a title's
+        # full stop does not start a sentence.
+        ("My name is Rose Brown", "My name is <name>"),
+        ("my name is Will and I want a refund", "my name is <name> and I want a refund"),
+        ("please ask Dr. Smith", "please ask <name>. <name>"),
+        # International phones, plus-addressed emails, order numbers with letters.
+        ("ring +49 (0)30 123456-78 or +33 6 12 34 56 78", "ring <phone> or <phone>"),
+        ("write to ZOE_K+shop@Mail.Example.co.uk", "write to <email>"),
+        ("order AB-77812X and XK4471", "order <number> and <number>"),
         # Not names: sentence starts, common words, weekdays, acronyms and the catalog.
         ("Where is my Aurora Wireless Headphones order?", None),
         ("My order from Friday is late", None),
