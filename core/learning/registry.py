@@ -215,18 +215,20 @@ class ModelRegistry:
         return await self._store.add_model_version(draft, artifact, activate=activate)
 
     async def promote(self, name: str, *, force: bool = False) -> ModelVersion:
-        """Make version ``name`` the active one. A rejected version only with ``force``."""
+        """Make version ``name`` the active one. A rejected version only with ``force``; a
+        version whose artifact does not load (:class:`ModelArtifactError`) never."""
         version = await self.get(name)
         if version.status == REJECTED and not force:
             raise ModelRegistryError(
                 f"{version.name} was rejected ({version.reason}); promote it with --force "
                 "if you are sure"
             )
-        await self._store.activate_model_version(version.number, at=self._clock())
+        await self._activate(version)
         return version
 
     async def rollback(self, name: str) -> ModelVersion:
-        """Make an earlier, non-rejected version (older than the active one) active again."""
+        """Make an earlier, non-rejected version (older than the active one) active again;
+        like :meth:`promote`, only when its artifact loads."""
         version = await self.get(name)
         active = await self._store.active_model_number()
         if active is not None and version.number >= active:
@@ -238,8 +240,15 @@ class ModelRegistry:
             raise ModelRegistryError(
                 f"{version.name} was rejected ({version.reason}); roll back to a promoted version"
             )
-        await self._store.activate_model_version(version.number, at=self._clock())
+        await self._activate(version)
         return version
+
+    async def _activate(self, version: ModelVersion) -> None:
+        """Make ``version`` active once its artifact is known to load: activating a damaged one
+        would leave every server on its old model, logging at each check, while ``model list``
+        named the damaged one as served."""
+        await self.load(version)
+        await self._store.activate_model_version(version.number, at=self._clock())
 
 
 class ModelReloader:

@@ -126,24 +126,47 @@ async def test_promote_and_rollback(
     assert await active_name() == "v1"
 
 
+async def _tamper(database: TestDatabase, number: int) -> None:
+    """Flip a byte in the middle of version ``number``'s stored artifact."""
+    engine = create_async_engine(database.url, connect_args=dict(database.connect_args))
+    try:
+        async with engine.begin() as conn:
+            query = text("SELECT artifact FROM model_versions WHERE id = :id")
+            row = (await conn.execute(query, {"id": number})).one()
+            tampered = bytearray(row.artifact)
+            tampered[len(tampered) // 2] ^= 0xFF
+            await conn.execute(
+                text("UPDATE model_versions SET artifact = :blob WHERE id = :id"),
+                {"blob": bytes(tampered), "id": number},
+            )
+    finally:
+        await engine.dispose()
+
+
 async def test_a_tampered_artifact_refuses_to_load(
     store: SQLConversationStore, small_model: LocalIntentClassifier, database: TestDatabase
 ) -> None:
     registry = ModelRegistry(store)
     version = await registry.add(small_model, _draft(small_model, PROMOTED), activate=True)
-    engine = create_async_engine(database.url, connect_args=dict(database.connect_args))
-    try:
-        async with engine.begin() as conn:
-            row = (await conn.execute(text("SELECT artifact FROM model_versions"))).one()
-            tampered = bytearray(row.artifact)
-            tampered[len(tampered) // 2] ^= 0xFF
-            await conn.execute(
-                text("UPDATE model_versions SET artifact = :blob"), {"blob": bytes(tampered)}
-            )
-    finally:
-        await engine.dispose()
+    await _tamper(database, version.number)
     with pytest.raises(ModelArtifactError, match=r"model v1: .*does not match its sha256"):
         await registry.load(version)
+
+
+async def test_a_damaged_version_is_never_made_active(
+    store: SQLConversationStore, small_model: LocalIntentClassifier, database: TestDatabase
+) -> None:
+    registry = ModelRegistry(store)
+    for _ in range(3):
+        await registry.add(small_model, _draft(small_model, PROMOTED), activate=True)
+    await _tamper(database, 1)
+    await _tamper(database, 2)
+    with pytest.raises(ModelArtifactError, match=r"model v2: .*sha256"):
+        await registry.promote("v2")
+    with pytest.raises(ModelArtifactError, match=r"model v1: .*sha256"):
+        await registry.rollback("v1")
+    active = await registry.active()
+    assert active is not None and active.name == "v3"  # still the one that loads
 
 
 # -- hot reload: running servers on one database follow the active version ---------------------
@@ -226,6 +249,42 @@ async def test_running_servers_follow_promotion_and_rollback(
         await registry.rollback("v1")
         await eventually(lambda: all(s.model_version == "v1" for s in servers), "all on v1")
         assert [await _intent(s, PROBE) for s in servers] == [None, None, None]
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+async def test_servers_keep_serving_when_the_active_version_does_not_load(
+    database: TestDatabase,
+    model_dir: Path,
+    tmp_path: Path,
+    german_model: LocalIntentClassifier,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    servers = [await _server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
+    try:
+        registry = ModelRegistry(servers[0].store)
+        shipped = load_or_train(servers[0].training_data, model_dir / "models")
+        await registry.add(shipped, _draft(shipped, PROMOTED), activate=True)
+        await eventually(lambda: all(s.model_version == "v1" for s in servers), "both on v1")
+        # v2 is damaged after it was made active (e.g. a half-restored backup).
+        damaged = await registry.add(german_model, _draft(german_model, PROMOTED), activate=False)
+        await _tamper(database, damaged.number)
+        caplog.set_level("WARNING", logger="core.learning.registry")
+        await servers[0].store.activate_model_version(damaged.number, at=utcnow())
+
+        def refused() -> bool:
+            return any(
+                "v2: the stored artifact does not match" in r.message for r in caplog.records
+            )
+
+        await eventually(refused, "the damaged version refused")
+        assert [s.model_version for s in servers] == ["v1", "v1"]
+        assert [await _intent(s, "where is my order") for s in servers] == ["order_status"] * 2
+        # The servers keep checking: a good version promoted next is picked up.
+        await registry.add(german_model, _draft(german_model, PROMOTED), activate=True)
+        await eventually(lambda: all(s.model_version == "v3" for s in servers), "both on v3")
+        assert [await _intent(s, PROBE) for s in servers] == ["order_status", "order_status"]
     finally:
         for server in servers:
             await server.stop()
