@@ -83,17 +83,14 @@ async def test_without_thumbs_down_an_answered_message_is_not_a_candidate(
 
 
 async def test_asking_for_a_human_after_an_answer_marks_the_answer_failed(runtime: Runtime) -> None:
-    # Answered as product information; the customer then wants a person, then rephrases.
-    await converse(
-        runtime,
-        "fay",
-        ["where the heck is the thing i bought", "can I speak to a human"],
-    )
+    # Answered (a phrasing the shipped model knows well, so the test does not hang on one
+    # misclassification); the customer then wants a person.
+    await converse(runtime, "fay", ["what is your return policy", "can I speak to a human"])
     miner = await miner_for(runtime)
     signals = miner.signals((await runtime.store.conversation_batches().__anext__())[0])
-    assert [(s.verdict.value, s.reason) for s in signals] == [
-        ("failed", "asked_for_human"),
-        ("succeeded", "answered"),
+    assert [(s.turn.intent, s.verdict.value, s.reason) for s in signals] == [
+        ("return_policy", "failed", "asked_for_human"),
+        ("human_agent", "succeeded", "answered"),
     ]
 
 
