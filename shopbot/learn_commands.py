@@ -23,6 +23,7 @@ from typing import IO
 
 from config.settings import Settings
 from core.intents import TrainingData, load_training_data
+from core.learning.export import fine_tuning_record
 from core.learning.mining import Miner, MiningOptions, MiningReport, mine, normalised
 from core.learning.signals import Verdict
 from core.learning.types import Candidate, Example
@@ -34,8 +35,6 @@ from crm_adapters.demo import DemoShop
 from shopbot.commands import AddCommon, Subcommands
 
 __all__ = ["exported_lines", "register"]
-
-_ATTRIBUTES = ("order_number", "email", "phone", "product", "problem")
 
 
 def register(learn: Subcommands, add_common: AddCommon) -> None:
@@ -260,8 +259,8 @@ async def _examples(learning: _Learning) -> list[tuple[Example, str]]:
 
 def exported_lines(examples: Sequence[tuple[Example, str]], fmt: str, system: str) -> list[str]:
     """JSON lines of ``examples`` (each with its source): chat fine-tuning records for
-    ``openai`` (system prompt, the user text delimited as the understanding step sends it,
-    and that step's structured answer),
+    ``openai`` (system prompt, the user text delimited as the understanding step sends it —
+    placeholders replaced by stand-in values — and that step's structured answer),
     ``{"text", "intent", "source"}`` for ``jsonl``."""
     lines = []
     for example, source in examples:
@@ -272,13 +271,8 @@ def exported_lines(examples: Sequence[tuple[Example, str]], fmt: str, system: st
                 "source": source,
             }
         else:
-            answer = {"intent": example.intent, **dict.fromkeys(_ATTRIBUTES)}
-            record = {
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": as_data(CUSTOMER_MESSAGE, example.text)},
-                    {"role": "assistant", "content": json.dumps(answer)},
-                ]
-            }
+            record = fine_tuning_record(
+                example, system, lambda text: as_data(CUSTOMER_MESSAGE, text)
+            )
         lines.append(json.dumps(record, ensure_ascii=False))
     return lines

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.learning.export import fine_tuning_record
+from core.learning.types import Example
 from shopbot.app import Runtime
 from tests.core.learning.conversations import converse
 
@@ -128,3 +130,24 @@ async def test_export_writes_accepted_and_logged_examples(runtime: Runtime, tmp_
         assert set(answer) == {"intent", "order_number", "email", "phone", "product", "problem"}
         assert answer["intent"] in runtime.training_data.intents
     assert any("oi where's me stuff mate" in r["messages"][1]["content"] for r in records)
+    users = " ".join(r["messages"][1]["content"] for r in records)
+    assert "<name>" not in users and "\u2039name>" not in users  # stand-ins, never placeholders
+    assert "my name is Sam Taylor, what is your refund policy" in users
+    assert "Ann" not in users
+
+
+def test_fine_tuning_answers_hold_the_details_the_text_gives() -> None:
+    example = Example("order <number> never came, email me at <email>", "order_status")
+    record = fine_tuning_record(example, "system", lambda text: text)
+    user, answer = record["messages"][1]["content"], record["messages"][2]["content"]
+    assert user == "order 10231 never came, email me at customer@example.com"
+    assert json.loads(answer) == {
+        "intent": "order_status",
+        "order_number": "10231",
+        "email": "customer@example.com",
+        "phone": None,
+        "product": None,
+        "problem": None,
+    }
+    other = fine_tuning_record(Example("I want <number> lamps", "product_info"), "s", str)
+    assert json.loads(other["messages"][2]["content"])["order_number"] is None
