@@ -18,9 +18,9 @@ from sqlalchemy.engine import Row
 from core.learning.mining import MinedCandidate
 from core.learning.signals import LoggedTurn
 from core.learning.types import Candidate, Example, Provenance
-from core.ports import TurnRecord
 from core.storage.runner import dialect_insert
 from core.storage.schema import learning_candidates, learning_runs, turns
+from core.storage.turn_rows import turn_from_row
 from core.types import utcnow
 
 __all__ = ["CANDIDATE_STATUSES", "CandidateStore"]
@@ -212,23 +212,7 @@ def _candidate(row: Row[Any]) -> Candidate:
 
 
 def _logged_turn(row: Row[Any]) -> LoggedTurn:
-    record = TurnRecord(
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        user_id=row.user_id,
-        direction=row.direction,
-        text=row.text,
-        corrected_text=row.corrected_text,
-        intent=row.intent,
-        confidence=row.confidence,
-        attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
-        state=row.state,
-        outcome=row.outcome,
-        message_id=row.message_id,
-        created_at=row.created_at,
-        feedback=row.feedback,
-    )
-    return LoggedTurn(id=row.id, record=record)
+    return LoggedTurn(id=row.id, record=turn_from_row(row))
 
 
 def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> list[Row[Any]]:

@@ -33,6 +33,7 @@ from core.storage.schema import (
     turns,
     verification_failures,
 )
+from core.storage.turn_rows import turn_from_row
 from core.types import Attributes, ModelCall
 
 __all__ = ["SQLConversationStore"]
@@ -157,39 +158,6 @@ def _call_values(call: ModelCall) -> dict[str, Any]:
         "latency_ms": round(call.latency_ms, 3),
         "outcome": call.outcome,
     }
-
-
-def _call_from_value(value: Any) -> ModelCall:
-    return ModelCall(
-        purpose=str(value["purpose"]),
-        model=str(value["model"]),
-        tokens_in=int(value["tokens_in"]),
-        tokens_out=int(value["tokens_out"]),
-        latency_ms=float(value["latency_ms"]),
-        outcome=str(value["outcome"]),
-    )
-
-
-def _turn_from_row(row: Row[Any]) -> TurnRecord:
-    return TurnRecord(
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        user_id=row.user_id,
-        direction=row.direction,
-        text=row.text,
-        corrected_text=row.corrected_text,
-        intent=row.intent,
-        confidence=row.confidence,
-        attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
-        state=row.state,
-        outcome=row.outcome,
-        latency_ms=row.latency_ms,
-        message_id=row.message_id,
-        created_at=row.created_at,
-        quick_replies=tuple(str(label) for label in (row.quick_replies or ())),
-        feedback=row.feedback,
-        model_calls=tuple(_call_from_value(value) for value in (row.model_calls or ())),
-    )
 
 
 def _handoff_values(record: HandoffRecord) -> dict[str, Any]:
@@ -430,7 +398,7 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
             rows = await runner.run(_replies_to, conversation_id, message_id)
         except _FAILURES as exc:
             raise _storage_error(exc, "look up a processed message") from exc
-        return None if rows is None else [_turn_from_row(row) for row in rows]
+        return None if rows is None else [turn_from_row(row) for row in rows]
 
     async def set_feedback(self, conversation_id: str, reply_id: str, rating: str) -> bool:
         """Store "up"/"down" on reply ``reply_id`` of this conversation; False if no such reply."""
@@ -461,10 +429,10 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
         query = select(turns).where(turns.c.conversation_id == conversation_id)
         if last is None:
             query = query.order_by(turns.c.id)
-            return [_turn_from_row(row) for row in await self._fetch(query, "read the turn log")]
+            return [turn_from_row(row) for row in await self._fetch(query, "read the turn log")]
         query = query.order_by(turns.c.id.desc()).limit(last)
         rows = await self._fetch(query, "read the turn log")
-        return [_turn_from_row(row) for row in reversed(rows)]
+        return [turn_from_row(row) for row in reversed(rows)]
 
     async def handoffs(self, conversation_id: str | None = None) -> list[HandoffRecord]:
         """Recorded handoffs, oldest first; all of them, or one conversation's."""
