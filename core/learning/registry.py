@@ -288,10 +288,16 @@ class ModelReloader:
         return True
 
     async def run(self) -> None:
-        """Check forever, ``interval`` seconds apart (cancel the task to stop)."""
+        """Check forever, ``interval`` seconds apart (cancel the task to stop). The same
+        failure is logged once, not every interval, until a check succeeds again."""
+        last_failure: str | None = None
         while True:
             await asyncio.sleep(self._interval)
             try:
                 await self.check()
             except (StorageError, ModelRegistryError) as exc:
-                log.warning("could not check for a new intent model: %s", exc)
+                if str(exc) != last_failure:
+                    log.warning("could not check for a new intent model: %s", exc)
+                last_failure = str(exc)
+            else:
+                last_failure = None
