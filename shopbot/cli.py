@@ -236,7 +236,7 @@ async def _demo_reset(settings: Settings) -> None:
 
 async def _check_channels(settings: Settings) -> bool:
     """Print each configured platform's verdict; whether all of them passed."""
-    from shopbot.app import platform_channels
+    from shopbot.platforms import platform_channels
 
     channels = platform_channels(settings)
     if not channels:
@@ -257,7 +257,7 @@ async def _check_channels(settings: Settings) -> bool:
 
 
 async def _set_telegram_webhook(settings: Settings, url: str) -> None:
-    from shopbot.app import platform_channels
+    from shopbot.platforms import platform_channels
 
     telegram = next((c for c in platform_channels(settings) if c.name == "telegram"), None)
     if telegram is None:
