@@ -14,22 +14,9 @@ from core.learning.mining import MinedCandidate
 from core.learning.types import Provenance
 from core.storage import SQLConversationStore
 from shopbot.cli import main
+from tests.core.learning.examples import GERMAN_ORDER_STATUS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-GERMAN_ORDER_STATUS = [
-    "wo ist meine bestellung",
-    "wo bleibt mein paket",
-    "wann kommt meine bestellung an",
-    "wann wird mein paket geliefert",
-    "ist meine bestellung schon unterwegs",
-    "meine lieferung ist noch nicht da",
-    "wo ist mein paket gerade",
-    "wurde meine bestellung schon verschickt",
-    "wann kommt mein paket",
-    "status meiner bestellung bitte",
-    "mein paket ist immer noch nicht angekommen",
-    "wie lange dauert die lieferung noch",
-]
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from core.storage import SQLConversationStore
 from core.types import InboundMessage, utcnow
 from shopbot.app import Runtime, build_runtime
 from tests.conftest import TestDatabase, runtime_settings
+from tests.core.learning.examples import GERMAN_ORDER_STATUS
 
 SMALL = TrainingData(
     intents={
@@ -171,20 +172,6 @@ async def test_a_damaged_version_is_never_made_active(
 
 # -- hot reload: running servers on one database follow the active version ---------------------
 
-GERMAN_ORDER_STATUS = [
-    "wo ist meine bestellung",
-    "wo bleibt mein paket",
-    "wann kommt meine bestellung an",
-    "wann wird mein paket geliefert",
-    "ist meine bestellung schon unterwegs",
-    "meine lieferung ist noch nicht da",
-    "wo ist mein paket gerade",
-    "wurde meine bestellung schon verschickt",
-    "wann kommt mein paket",
-    "status meiner bestellung bitte",
-    "mein paket ist immer noch nicht angekommen",
-    "wie lange dauert die lieferung noch",
-]
 PROBE = "wo ist mein paket bitte"  # a phrasing only the examples above teach
 
 

@@ -21,22 +21,8 @@ from core.learning.training import (
 )
 from core.learning.types import Example
 from core.storage import SQLConversationStore
+from tests.core.learning.examples import GERMAN_ORDER_STATUS
 
-# Customers writing German ask where their order is: the shipped (English) model does not know.
-GERMAN_ORDER_STATUS = [
-    "wo ist meine bestellung",
-    "wo bleibt mein paket",
-    "wann kommt meine bestellung an",
-    "wann wird mein paket geliefert",
-    "ist meine bestellung schon unterwegs",
-    "meine lieferung ist noch nicht da",
-    "wo ist mein paket gerade",
-    "wurde meine bestellung schon verschickt",
-    "wann kommt mein paket",
-    "status meiner bestellung bitte",
-    "mein paket ist immer noch nicht angekommen",
-    "wie lange dauert die lieferung noch",
-]
 NEW_PHRASINGS = ["wo ist mein paket bitte", "ist mein paket schon verschickt worden"]
 
 # Return requests mislabelled as wanting a human (a careless review): they must not get in.
