@@ -21,7 +21,14 @@ from core.engine import Engine, EngineOptions, Phrasing
 from core.errors import ConfigError
 from core.extraction import LocalExtractor
 from core.intents import LocalIntentClassifier, TrainingData, load_or_train, load_training_data
-from core.learning.registry import ModelArtifactError, ModelRegistry, ModelReloader, ModelVersion
+from core.learning.registry import (
+    PROMOTED,
+    ModelArtifactError,
+    ModelRegistry,
+    ModelRegistryError,
+    ModelReloader,
+    ModelVersion,
+)
 from core.llm import CircuitBreaker, LLMClient, LLMEndpoint, RetryPolicy
 from core.llm.phrasing import ModelPhraser, should_phrase
 from core.llm.understanding import CascadeUnderstander
@@ -185,15 +192,19 @@ class Runtime:
 
     async def _serving_model(self) -> LocalIntentClassifier:
         """The active stored version when there is one, else the shipped model (trained from
-        the training file, or its cached copy)."""
+        the training file, or its cached copy). When the active version cannot be loaded, the
+        newest earlier promoted one that can — what the servers already running still serve —
+        and the reloader keeps trying the active one."""
         active = await self.models.active()
         if active is not None:
-            try:
-                classifier = await self.models.load(active)
-            except ModelArtifactError as exc:  # retried by the reloader at every interval
-                log.error("cannot load the active intent model; serving the shipped one: %s", exc)
-            else:
-                self._served(active.number, active.name)
+            candidates = [active, *await self._earlier_promoted(active)]
+            for version in candidates:
+                try:
+                    classifier = await self.models.load(version)
+                except (ModelArtifactError, ModelRegistryError) as exc:
+                    log.error("cannot load intent model %s: %s", version.name, exc)
+                    continue
+                self._served(version.number, version.name)
                 return classifier
         self._served(None, SHIPPED_MODEL)
         return await asyncio.to_thread(
@@ -202,6 +213,11 @@ class Runtime:
             self.settings.data_dir / "models",
             threshold=self.settings.nlu.threshold,
         )
+
+    async def _earlier_promoted(self, active: ModelVersion) -> list[ModelVersion]:
+        versions = await self.models.versions()
+        earlier = [v for v in versions if v.number < active.number and v.status == PROMOTED]
+        return sorted(earlier, key=lambda v: v.number, reverse=True)
 
     def _follow_active_model(self) -> None:
         """Check for a newly promoted version every ``learning.reload_interval_seconds``."""

@@ -268,10 +268,14 @@ async def test_servers_keep_serving_when_the_active_version_does_not_load(
         await eventually(refused, "the damaged version refused")
         assert [s.model_version for s in servers] == ["v1", "v1"]
         assert [await _intent(s, "where is my order") for s in servers] == ["order_status"] * 2
+        # A server started now serves what the others serve, not the shipped model.
+        late = await _server(database, model_dir, tmp_path / "late")
+        servers.append(late)
+        assert late.model_version == "v1"
         # The servers keep checking: a good version promoted next is picked up.
         await registry.add(german_model, _draft(german_model, PROMOTED), activate=True)
-        await eventually(lambda: all(s.model_version == "v3" for s in servers), "both on v3")
-        assert [await _intent(s, PROBE) for s in servers] == ["order_status", "order_status"]
+        await eventually(lambda: all(s.model_version == "v3" for s in servers), "all on v3")
+        assert [await _intent(s, PROBE) for s in servers] == ["order_status"] * 3
     finally:
         for server in servers:
             await server.stop()
