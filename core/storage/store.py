@@ -7,14 +7,13 @@ how two concurrent turns of one conversation are prevented from losing an update
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, inspect, select, text, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -29,16 +28,15 @@ from core.storage.models import ModelVersions
 from core.storage.runner import Runner, open_runner
 from core.storage.schema import (
     handoffs,
-    metadata,
     turns,
     verification_failures,
 )
 from core.storage.turn_rows import turn_from_row
+from core.storage.upgrade import create_tables
 from core.types import Attributes, ModelCall
 
 __all__ = ["SQLConversationStore"]
 
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -216,36 +214,6 @@ def _replies_to(conn: Connection, conversation_id: str, message_id: str) -> list
     return replies
 
 
-def _create_tables(conn: Connection) -> list[str]:
-    """Create the missing tables and upgrade older ones; returns the columns existing tables
-    lack that cannot be added (see below)."""
-    metadata.create_all(conn)
-    return _upgrade(conn)
-
-
-def _upgrade(conn: Connection) -> list[str]:
-    """Bring tables an older shopbot created up to this version: add the optional (nullable)
-    columns and the indexes they lack. A missing required column cannot be filled in for the
-    rows already there: it is returned, and the database is refused."""
-    inspector = inspect(conn)
-    refused: list[str] = []
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                refused.append(f"{table.name}.{column.name}")
-                continue
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-            log.info("added column %s.%s to an older database", table.name, column.name)
-        if not refused:
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
-    return refused
-
-
 class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
     """The ``ConversationStore`` on any SQLAlchemy async URL (SQLite by default, PostgreSQL).
 
@@ -274,7 +242,7 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
         except _FAILURES as exc:
             raise _storage_error(exc, "open the conversation database") from exc
         try:
-            missing = await runner.run(_create_tables)
+            missing = await runner.run(create_tables)
         except _FAILURES as exc:
             await runner.close()
             raise _storage_error(exc, "create the conversation tables") from exc
