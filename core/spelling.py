@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA
 from spellchecker import SpellChecker
 
 from core.errors import ConfigError
+from core.language import reads_english
 from core.types import Correction, SpellResult
 
 __all__ = ["SpellingCorrector"]
@@ -237,8 +238,11 @@ class SpellingCorrector:
         """Correct ``text``; only the letters of misspelled words change.
 
         Fast enough to run inline on the event loop (pure CPU, well under a millisecond for a
-        typical message once the dictionary is loaded).
+        typical message once the dictionary is loaded). A message in another language is left
+        as it is: its words are not misspelled English ones.
         """
+        if reads_english(text) is False:
+            return SpellResult(text)
         words = _words(text)
         shouting = _is_shouting(words)
         targets = [t for start, w in words if (t := self._target(text, start, w, shouting))]

@@ -270,3 +270,15 @@ def test_short_and_run_together_typos_are_still_fixed(speller: SpellingCorrector
     assert fixed(speller, "hte order and teh refnds") == "the order and the refunds"
     assert fixed(speller, "that was usefull, thx") == "that was useful, thx"
     assert fixed(speller, "two heaphones") == "two headphones"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¿Dónde está mi pedido #12345?",
+        "Où est ma commande 1002 ?",
+        "Wo ist meine Bestellung?",
+    ],
+)
+def test_another_language_is_left_as_written(speller: SpellingCorrector, text: str) -> None:
+    assert speller.correct_text(text) == SpellResult(text)
