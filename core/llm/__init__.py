@@ -6,7 +6,7 @@ The stages built on it (extraction, understanding fallback, grounded replies) ca
 """
 
 from core.llm.breaker import BreakerState, CircuitBreaker
-from core.llm.client import LLMClient, LLMEndpoint, map_openai_error
+from core.llm.client import LLMClient, LLMEndpoint, map_openai_error, outcome_of
 from core.llm.prompts import as_data, data_rule, mask_personal
 from core.llm.retry import RetryPolicy, retry_after_seconds
 from core.llm.types import (
@@ -34,5 +34,6 @@ __all__ = [
     "data_rule",
     "map_openai_error",
     "mask_personal",
+    "outcome_of",
     "retry_after_seconds",
 ]

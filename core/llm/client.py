@@ -39,7 +39,7 @@ from core.llm.breaker import CircuitBreaker
 from core.llm.retry import RetryPolicy, retry_after_seconds
 from core.llm.types import ChatMessage, LLMObserver, LLMOutcome, LLMResponse, NullObserver
 
-__all__ = ["LLMClient", "LLMEndpoint", "map_openai_error"]
+__all__ = ["LLMClient", "LLMEndpoint", "map_openai_error", "outcome_of"]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ def map_openai_error(exc: openai.OpenAIError) -> LLMError:
     return LLMError(detail)
 
 
-def _outcome(error: LLMError) -> LLMOutcome:
+def outcome_of(error: LLMError) -> LLMOutcome:
+    """How a call that failed with ``error`` ended, in the words of
+    ``shopbot_llm_calls_total{outcome}`` (and of ``ModelCall.outcome``)."""
     if isinstance(error, LLMBadOutput):
         return "bad_output"
     if isinstance(error, LLMRateLimited):
@@ -299,7 +301,7 @@ class LLMClient:
         except LLMError as error:
             _settle(breaker, error)
             # A bad answer still cost its tokens.
-            self._observe(purpose, _outcome(error), time.perf_counter() - started, completion)
+            self._observe(purpose, outcome_of(error), time.perf_counter() - started, completion)
             log.info("llm %s call failed: %s", purpose, error)
             raise
         except BaseException:

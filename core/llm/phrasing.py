@@ -18,9 +18,9 @@ import re
 import time
 from typing import Literal, Protocol
 
-from core.errors import LLMAuthError, LLMBadOutput, LLMError, LLMRateLimited, LLMUnavailable
+from core.errors import LLMError
 from core.language import is_english, reads_english
-from core.llm.client import LLMClient
+from core.llm.client import LLMClient, outcome_of
 from core.llm.facts import facts_in, missing_facts, unsupported_facts
 from core.llm.prompts import as_data, data_rule, mask_personal
 from core.llm.types import ChatMessage
@@ -55,13 +55,6 @@ SYSTEM_PROMPT = (
     "guide it is by quoting that title exactly. Use the <conversation> only to understand the "
     "context. Answer with the reply text only. "
     + data_rule("customer_message", "conversation", "answer", "article_title")
-)
-
-_OUTCOMES: tuple[tuple[type[LLMError], str], ...] = (
-    (LLMBadOutput, "bad_output"),
-    (LLMRateLimited, "rate_limited"),
-    (LLMUnavailable, "unavailable"),
-    (LLMAuthError, "auth"),
 )
 
 
@@ -144,7 +137,7 @@ class ModelPhraser:
                 deadline_seconds=self._deadline,
             )
         except LLMError as error:
-            call = self._call(_outcome(error), started)
+            call = self._call(outcome_of(error), started)
             log.info("phrasing fell back to the template: model call failed (%s)", call.outcome)
             self._count("phrase_failed")
             return Phrased(replies=request.replies, model_calls=(call,))
@@ -204,13 +197,6 @@ class ModelPhraser:
     def _count(self, stage: str) -> None:
         if self._fallbacks is not None:
             self._fallbacks.count_fallback(stage)
-
-
-def _outcome(error: LLMError) -> str:
-    for kind, outcome in _OUTCOMES:
-        if isinstance(error, kind):
-            return outcome
-    return "error"
 
 
 def _normalised(text: str) -> str:

@@ -43,9 +43,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from core.errors import LLMAuthError, LLMBadOutput, LLMError, LLMRateLimited, LLMUnavailable
+from core.errors import LLMError
 from core.extraction import TECH_SUPPORT_INTENT
-from core.llm.client import LLMClient
+from core.llm.client import LLMClient, outcome_of
 from core.llm.prompts import as_data, data_rule, mask_personal
 from core.llm.types import ChatMessage, LLMResponse
 from core.llm.validation import UNKNOWN_INTENT, CatalogIndex, ModelReading, read_answer
@@ -161,19 +161,6 @@ def understanding_system_prompt(intents: Mapping[str, str], products: Sequence[P
     )
 
 
-def _outcome(error: LLMError, circuit_was_open: bool) -> str:
-    """How a failed call ended, in the words of ``shopbot_llm_calls_total{outcome}``."""
-    if isinstance(error, LLMBadOutput):
-        return "bad_output"
-    if isinstance(error, LLMRateLimited):
-        return "rate_limited"
-    if isinstance(error, LLMUnavailable):
-        return "circuit_open" if circuit_was_open else "unavailable"
-    if isinstance(error, LLMAuthError):
-        return "auth"
-    return "error"
-
-
 class CascadeUnderstander:
     """A :class:`~core.ports.MessageUnderstander` that asks the model only what the local
     pipeline is unsure of (rules in the module doc), and never raises for a model failure.
@@ -252,7 +239,9 @@ class CascadeUnderstander:
             )
         except LLMError as error:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            outcome = _outcome(error, circuit_was_open)
+            outcome = outcome_of(error)
+            if circuit_was_open and outcome == "unavailable":
+                outcome = "circuit_open"
             log.info("model understanding unavailable (%s); the local result stands", outcome)
             return ModelCall(PURPOSE, self._client.model, 0, 0, elapsed_ms, outcome), None
         call = ModelCall(
