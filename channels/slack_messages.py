@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.delivery import Capabilities, OutboundMessage
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited, ChannelTimeout
+from core.retry_after import retry_after_seconds
 from core.types import Identity, InboundMessage
 from core.verification import STAFF
 
@@ -138,7 +139,7 @@ def channel_error(exc: Exception) -> ChannelError:
         data = exc.response.data if isinstance(exc.response.data, Mapping) else {}
         error = str(data.get("error") or f"HTTP {status}")
         if status == 429 or error == "ratelimited":
-            return ChannelRateLimited(f"slack: {error}", _retry_after(exc.response.headers))
+            return ChannelRateLimited(f"slack: {error}", retry_after_seconds(exc.response.headers))
         if error in _REFUSED:
             return ChannelAuthError(f"slack: {error}")
         if (status is not None and status >= 500) or error in _TEMPORARY:
@@ -149,14 +150,6 @@ def channel_error(exc: Exception) -> ChannelError:
     if isinstance(exc, (aiohttp.ClientError, SlackClientError)):
         return ChannelError(f"slack: {type(exc).__name__}: {exc}")
     return ChannelError(f"slack: {exc!r}")
-
-
-def _retry_after(headers: Any) -> float | None:
-    try:
-        value = headers.get("Retry-After") if headers is not None else None
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 class SlackSender:

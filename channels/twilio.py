@@ -18,8 +18,6 @@ import asyncio
 import logging
 import re
 from contextvars import ContextVar
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,6 +32,7 @@ from twilio.rest import Client
 from channels.platform import read_body, submit_or_retry_later
 from core.delivery import Capabilities, ChannelSender, Inbox, OutboundMessage
 from core.errors import ChannelAuthError, ChannelError, ChannelRateLimited, ChannelTimeout
+from core.retry_after import retry_after_seconds
 from core.types import Identity, InboundMessage
 
 __all__ = ["MAX_CHARS", "WEBHOOK_PATH", "TwilioChannel", "TwilioSender"]
@@ -101,28 +100,11 @@ class _RetryAfterHttpClient:
             allow_redirects=allow_redirects,
         )
         if response.status_code == 429:
-            _retry_after.set(_seconds((response.headers or {}).get("Retry-After")))
+            _retry_after.set(retry_after_seconds(response.headers))
         return response
 
     async def close(self) -> None:
         await self._http.close()
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) in seconds; ``None`` if absent or bad."""
-    if not retry_after:
-        return None
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(retry_after)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _channel_error(exc: Exception) -> ChannelError:

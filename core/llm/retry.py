@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from core.errors import LLMError, LLMRateLimited, LLMUnavailable
+from core.retry_after import retry_after_seconds  # re-exported for the model client
 
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
@@ -40,32 +38,3 @@ class RetryPolicy:
             return hint if hint <= self.max_wait_seconds else None
         backoff = self.base_delay_seconds * 2.0**attempt * self.rng.uniform(0.5, 1.5)
         return min(backoff, self.max_wait_seconds)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The server's retry hint: ``retry-after-ms`` (OpenAI), else ``retry-after`` in seconds
-    or as an HTTP date. ``None`` when absent or unreadable; never negative.
-    """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    if (millis := _number(lowered.get("retry-after-ms"))) is not None:
-        return max(millis / 1000, 0.0)
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    if (seconds := _number(raw)) is not None:
-        return max(seconds, 0.0)
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if value == value and value != float("inf") else None
