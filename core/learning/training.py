@@ -40,7 +40,7 @@ from core.types import utcnow
 
 __all__ = [
     "HOLDOUT_MODULUS",
-    "Candidate",
+    "CandidateModel",
     "TrainingOutcome",
     "evaluation_examples",
     "example_key",
@@ -122,7 +122,7 @@ def merge_examples(
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class CandidateModel:
     """A freshly trained model with its training data and its evaluation report."""
 
     classifier: LocalIntentClassifier
@@ -143,13 +143,13 @@ def train_candidate(
     *,
     threshold: float | None = None,
     seed: int = 0,
-) -> Candidate:
+) -> CandidateModel:
     """Train on ``shipped`` + ``accepted`` (see :func:`merge_examples`) and evaluate on
     ``evaluation``. CPU-bound for seconds: call it in a thread from async code."""
     data, added = merge_examples(shipped, accepted, evaluation)
     classifier = train_classifier(data, seed=seed, threshold=threshold)
     report = evaluate(classifier.classify_text, evaluation)
-    return Candidate(classifier, data, added, report)
+    return CandidateModel(classifier, data, added, report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,7 @@ class TrainingOutcome:
     ``stored`` the new version (``None`` on a dry run); ``first_version`` the shipped model,
     when it was stored just now as the first version."""
 
-    candidate: Candidate | None
+    candidate: CandidateModel | None
     baseline: EvaluationReport
     baseline_name: str
     verdict: Verdict | None
