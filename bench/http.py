@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import aiohttp
 
@@ -233,11 +233,6 @@ def measure_http(
         seconds_per_run=duration,
         memory_kib=memory,
     )
-
-
-def as_json(result: HttpResult) -> dict[str, Any]:
-    """The result as plain JSON-able data."""
-    return asdict(result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
