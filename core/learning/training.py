@@ -130,11 +130,6 @@ class CandidateModel:
     accepted_examples: int
     report: EvaluationReport
 
-    @property
-    def training_examples(self) -> int:
-        """Every example trained on (intents and out-of-scope; generated gibberish excluded)."""
-        return sum(len(t) for t in self.data.intents.values()) + len(self.data.out_of_scope)
-
 
 def train_candidate(
     shipped: TrainingData,
