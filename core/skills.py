@@ -106,10 +106,6 @@ class Skills:
             "human_agent": self.human_agent,
         }
 
-    @property
-    def intents(self) -> frozenset[str]:
-        return frozenset(self._skills)
-
     async def run(self, intent: str, request: Request) -> Turn:
         """Serve ``intent``: its skill, else the shop's fixed answer, else a human."""
         skill = self._skills.get(intent)
@@ -173,10 +169,9 @@ class Skills:
             session.slots.order_number is not None
             and (request.continued or _refers_back_to_order(request))
         )
-        if not about_order:
-            policy = await self._shop.get_return_policy()
-            return self.answered(session, describe_policy(policy, self.responses))
         policy = await self._shop.get_return_policy()
+        if not about_order:
+            return self.answered(session, describe_policy(policy, self.responses))
         return await self._with_order(
             request,
             lambda order: describe_return(order, policy, request.now.date(), self.responses),
