@@ -19,7 +19,7 @@ import time
 from typing import Literal, Protocol
 
 from core.errors import LLMError
-from core.language import is_english, reads_english
+from core.language import reads_english
 from core.llm.client import LLMClient, outcome_of
 from core.llm.facts import facts_in, missing_facts, unsupported_facts
 from core.llm.prompts import as_data, data_rule, mask_personal
@@ -32,7 +32,6 @@ __all__ = [
     "ModelPhraser",
     "PhrasingMode",
     "check_draft",
-    "is_english",
     "should_phrase",
 ]
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from core.llm.phrasing import ModelPhraser, PhrasingMode, is_english, should_phrase
+from core.language import is_english
+from core.llm.phrasing import ModelPhraser, PhrasingMode, should_phrase
 from core.metrics import Metrics
 from core.ports import PhrasingRequest
 from core.types import Reply
