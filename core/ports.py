@@ -183,20 +183,17 @@ class ConversationStore(Protocol):
         """The session for this channel user, created (version 0, not yet stored) if new."""
         ...
 
-    async def save_session(self, session: Session) -> Session:
-        """Store ``session`` if its row still has ``session.version``; returns it with version + 1.
-
-        Raises ``ConcurrentUpdate`` when another writer saved in between.
-        """
-        ...
-
     async def commit_turn(
         self,
         session: Session,
         records: Sequence[TurnRecord] = (),
         handoff_records: Sequence[HandoffRecord] = (),
     ) -> Session:
-        """``save_session`` and append the turn's log records, atomically (all or nothing)."""
+        """Store ``session`` if its row still has ``session.version`` and append the turn's log
+        records, atomically (all or nothing); returns the session with version + 1.
+
+        Raises ``ConcurrentUpdate`` when another writer saved in between.
+        """
         ...
 
     async def replies_to(self, conversation_id: str, message_id: str) -> list[TurnRecord] | None:
@@ -207,10 +204,6 @@ class ConversationStore(Protocol):
     async def turns(self, conversation_id: str, *, last: int | None = None) -> list[TurnRecord]:
         """The logged messages of a conversation, oldest first (the ``last`` ones if given)."""
         ...
-
-    async def log_turn(self, record: TurnRecord) -> None: ...
-
-    async def record_handoff(self, record: HandoffRecord) -> None: ...
 
 
 class TurnObserver(Protocol):
