@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from core.storage import SQLConversationStore
 from core.types import InboundMessage
 from shopbot.app import Runtime, build_runtime
 from tests.conftest import TestDatabase, runtime_settings
+from tests.waiting import eventually
 
 
 class Clock:
@@ -67,15 +68,6 @@ class Platform:
 
     def texts(self) -> list[str]:
         return [message.text for message in self.sent]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait until ``check`` holds (the workers run in the background)."""
-    for _ in range(1000):
-        if await check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def _open(database: TestDatabase, model_dir: Path, data: Path) -> Runtime:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +24,6 @@ STAFF_TEAM = "T0STAFF"
 
 def slack_settings(fake: FakeSlack) -> dict[str, Any]:
     return {"api_url": fake.url + "/api/", "staff_teams": (STAFF_TEAM,)}
-
-
-async def eventually(check: Callable[[], bool], what: str) -> None:
-    """Wait until ``check`` holds (the dispatcher answers in the background)."""
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture

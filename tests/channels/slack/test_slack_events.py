@@ -11,8 +11,9 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.channels.slack.conftest import SlackBot, eventually
+from tests.channels.slack.conftest import SlackBot
 from tests.channels.slack.fake_slack import BOT_ID, BOT_USER, FakeSlack, event_body, signed
+from tests.waiting import eventually
 
 EVENTS = "/slack/events"
 INTERACTIONS = "/slack/interactions"

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from core.dispatch import Dispatcher
 from shopbot.app import Runtime, build_runtime
-from tests.channels.slack.conftest import FAST_DELIVERY, SLACK_ENV, eventually, slack_settings
+from tests.channels.slack.conftest import FAST_DELIVERY, SLACK_ENV, slack_settings
 from tests.channels.slack.fake_slack import FakeSlack, event_body, signed
 from tests.conftest import runtime_settings
+from tests.waiting import eventually
 
 
 async def _serve(runtime: Runtime) -> tuple[web.AppRunner, str]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +59,6 @@ async def telegram_shop(fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot) 
         env=ENV, telegram={"api_url": fake_telegram.url}, delivery=DELIVERY
     )
     return TelegramShop(url, runtime, fake_telegram)
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    """Wait (up to 10 s) until ``check`` holds: the dispatcher answers in the background."""
-    for _ in range(1000):
-        outcome = check()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 LONG_TOPIC = "Where is my parcel? Tracking, delivery dates and everything about shipping"

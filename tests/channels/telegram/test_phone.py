@@ -3,8 +3,9 @@ instead of typing the order's email; someone else's number proves nothing."""
 
 from __future__ import annotations
 
-from tests.channels.telegram.conftest import TelegramShop, eventually
+from tests.channels.telegram.conftest import TelegramShop
 from tests.channels.telegram.updates import contact_update, text_update
+from tests.waiting import eventually
 
 CAROL = 5550123  # Carol's Telegram user id (= her private chat with the bot)
 CAROL_PHONE = "447700900123"  # as Telegram sends it: on order #12345 as +447700900123

@@ -3,10 +3,11 @@ shopbot fetches updates from the Bot API itself and answers them."""
 
 from __future__ import annotations
 
-from tests.channels.telegram.conftest import DELIVERY, TOKEN, eventually
+from tests.channels.telegram.conftest import DELIVERY, TOKEN
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
 from tests.conftest import ServeShopbot
+from tests.waiting import eventually
 
 CAROL = 5550123
 

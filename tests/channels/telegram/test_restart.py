@@ -8,10 +8,11 @@ from pathlib import Path
 from aiohttp import web
 
 from shopbot.app import build_runtime
-from tests.channels.telegram.conftest import DELIVERY, ENV, TelegramShop, eventually
+from tests.channels.telegram.conftest import DELIVERY, ENV, TelegramShop
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.updates import text_update
 from tests.conftest import runtime_settings
+from tests.waiting import eventually
 
 CAROL = 5550123
 

@@ -13,7 +13,6 @@ from tests.channels.telegram.conftest import (
     ENV,
     LONG_TOPIC,
     TelegramShop,
-    eventually,
     long_greeting,
 )
 from tests.channels.telegram.fake_bot_api import FakeBotApi
@@ -25,6 +24,7 @@ from tests.channels.telegram.updates import (
     text_update,
 )
 from tests.conftest import ServeShopbot
+from tests.waiting import eventually
 
 CAROL = 5550123
 

@@ -6,9 +6,8 @@ with the auth token over the *public* URL, and reads what the fake API was asked
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from shopbot.app import Runtime
 from tests.channels.twilio.fake_twilio import FakeTwilio
 from tests.conftest import ServeShopbot
+from tests.waiting import eventually
 
 ACCOUNT_SID = "AC" + "1f" * 16
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -28,17 +28,6 @@ SMS_NUMBER = "+15557770100"
 WHATSAPP_NUMBER = "+14155238886"
 ENV = {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
 DELIVERY = {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "poll_interval_seconds": 0.2}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 15) -> None:
-    """Wait until ``check`` holds (the dispatcher works in the background)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 def sign(params: Mapping[str, str], url: str = SIGNED_URL, token: str = AUTH_TOKEN) -> str:

@@ -6,9 +6,9 @@ from tests.channels.twilio.conftest import (
     SMS_NUMBER,
     WHATSAPP_NUMBER,
     TwilioBot,
-    eventually,
     inbound_form,
 )
+from tests.waiting import eventually
 
 CAROL_PHONE = "+447700900123"  # crm_adapters/demo/seed.py: Carol Davies, orders 12345 and 1005
 STRANGER_PHONE = "+15559990000"

@@ -20,12 +20,12 @@ from tests.channels.twilio.conftest import (
     SMS_NUMBER,
     WHATSAPP_NUMBER,
     TwilioBot,
-    eventually,
     inbound_form,
     twilio_settings,
 )
 from tests.channels.twilio.fake_twilio import FakeTwilio
 from tests.conftest import ServeShopbot, runtime_settings
+from tests.waiting import eventually
 
 CUSTOMER = "+15559990000"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,7 @@ from core.types import InboundMessage, utcnow
 from shopbot.app import Runtime, build_runtime
 from tests.conftest import TestDatabase, runtime_settings
 from tests.core.learning.examples import GERMAN_ORDER_STATUS
+from tests.waiting import eventually
 
 SMALL = TrainingData(
     intents={
@@ -182,14 +183,6 @@ def german_model() -> LocalIntentClassifier:
     frozen = load_evaluation_set(CONFIG_DIR / "evaluation.yaml")
     accepted = [Example(text, "order_status") for text in GERMAN_ORDER_STATUS]
     return train_candidate(shipped, accepted, frozen).classifier
-
-
-async def eventually(check: Callable[[], bool], what: str) -> None:
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def _server(database: TestDatabase, model_dir: Path, data: Path) -> Runtime:
