@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 
-from core.errors import ConfigError
 from core.shop import Product
 from core.types import Attributes
 
@@ -169,26 +168,19 @@ def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
 class LocalExtractor:
     """Extracts attributes with regular expressions and fuzzy catalog matching (rapidfuzz).
 
-    ``product_aliases`` maps a SKU to extra names customers use for it ("the cans").
-    Generated aliases are the product name, its distinctive first word ("Aurora"), first plus
+    Aliases are the product name, its distinctive first word ("Aurora"), first plus
     last word ("Aurora headphones"), the name without its first word ("smart watch") and the
     last word ("headphones"); an alias shared by several products is dropped as ambiguous.
     """
 
-    def __init__(
-        self,
-        products: Sequence[Product],
-        *,
-        product_aliases: Mapping[str, Sequence[str]] | None = None,
-    ) -> None:
+    def __init__(self, products: Sequence[Product]) -> None:
         generated, head_nouns = _generated_aliases(products)
-        configured = _configured_aliases(products, product_aliases or {})
-        # Configured aliases win over generated ones; either kind is dropped when ambiguous.
-        merged = {**generated, **configured}
-        self._aliases: dict[str, str] = {k: next(iter(v)) for k, v in merged.items() if len(v) == 1}
+        self._aliases: dict[str, str] = {
+            k: next(iter(v)) for k, v in generated.items() if len(v) == 1
+        }
         # Generic head nouns ("watch", "stand", "case") double as verbs and idioms, so they
         # name a product only where the message plainly uses them as nouns.
-        self._head_nouns = frozenset(head_nouns - configured.keys())
+        self._head_nouns = frozenset(head_nouns)
         self._max_alias_words = max((k.count(" ") + 1 for k in self._aliases), default=0)
         self._fuzzy_aliases = [
             k for k in self._aliases if " " in k or len(k) >= _MIN_FUZZY_SINGLE_LEN
@@ -371,21 +363,6 @@ def _looks_like_year(text: str, start: int, number: str) -> bool:
     if len(number) != 4 or not ("1900" <= number <= "2099"):
         return False
     return _DATE_PREFIX.search(text[max(0, start - 24) : start]) is not None
-
-
-def _configured_aliases(
-    products: Sequence[Product], product_aliases: Mapping[str, Sequence[str]]
-) -> dict[str, set[str]]:
-    """The shop's own aliases by normalised text; an unknown SKU is a configuration error."""
-    skus = {product.sku for product in products}
-    aliases: dict[str, set[str]] = defaultdict(set)
-    for sku, names in product_aliases.items():
-        if sku not in skus:
-            raise ConfigError("product_aliases", f"unknown product SKU {sku!r}")
-        for name in names:
-            if key := " ".join(_words(name)):
-                aliases[key].add(sku)
-    return aliases
 
 
 def _generated_aliases(products: Sequence[Product]) -> tuple[dict[str, set[str]], set[str]]:

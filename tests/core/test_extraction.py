@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import ConfigError
 from core.extraction import LocalExtractor, normalise_phone
 from core.shop import Product
 from core.types import Attributes
@@ -242,18 +241,6 @@ async def test_the_longest_product_name_wins(extractor: LocalExtractor) -> None:
     # "pulse" alone would name the tracker; the full watch name is the better match.
     attributes = await extract(extractor, "does the nimbus smart watch measure my pulse")
     assert attributes.product == NIMBUS
-
-
-async def test_shop_aliases_name_products() -> None:
-    extractor = LocalExtractor(CATALOG, product_aliases={AURORA: ["cans"], TERRA: ["rucksack"]})
-    assert (await extract(extractor, "my cans stopped working")).product == AURORA
-    assert (await extract(extractor, "the rucksack strap tore")).product == TERRA
-
-
-def test_an_alias_for_an_unknown_product_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigError) as error:
-        LocalExtractor(CATALOG, product_aliases={"NO-SUCH-SKU": ["thing"]})
-    assert error.value.key == "product_aliases"
 
 
 async def test_an_empty_catalog_finds_no_products() -> None:
