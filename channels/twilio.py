@@ -291,14 +291,14 @@ class TwilioChannel:
 
     # -- the webhook ---------------------------------------------------------------------------
     async def _webhook(self, request: web.Request) -> web.Response:
-        inbox = self._inbox
-        if inbox is None:
-            return web.Response(status=503, text="not started")
         try:
             params = await self._signed_form(request)
             message, recipient = self._message(params)
         except _Rejected as exc:
             return web.Response(status=exc.status, text=exc.reason)
+        inbox = self._inbox
+        if inbox is None:  # checked after the signature, as the other channels do
+            return web.Response(status=503, text="not started")
         refused = await submit_or_retry_later(inbox, message, recipient=recipient)
         if refused is not None:
             return refused

@@ -114,3 +114,16 @@ async def test_signature_over_the_public_url_with_a_port_is_accepted(bot: Twilio
     with_port = SIGNED_URL.replace("bot.shop.example", "bot.shop.example:443")
     status, _, _ = await bot.post(form, signature=sign(form, with_port))
     assert status == 200
+
+
+async def test_a_stopped_channel_checks_the_signature_before_asking_for_a_retry(
+    bot: TwilioBot,
+) -> None:
+    [channel] = bot.runtime.channels
+    await channel.stop()
+    form = inbound_form("hello", CUSTOMER)
+    status, _, _ = await bot.post(form, signature="bm90IGEgcmVhbCBzaWduYXR1cmU=")
+    assert status == 403  # a forger learns nothing about the channel's state
+    status, _, _ = await bot.post(form)
+    assert status == 503  # Twilio retries a signed message later
+    await _nothing_accepted(bot)
