@@ -169,9 +169,12 @@ class Engine:
             session = self._sessions.get(key) or await self._store.load_session(*key)
             if (earlier := await self._earlier_answer(session, message)) is not None:
                 return earlier  # a redelivery: answer as before, process nothing
-            text = pick_option(self._clean(message.text), session.offered)  # "2": option 2
+            typed = self._clean(message.text)
+            text = pick_option(typed, session.offered)  # "2": option 2
             understanding = await self._understand_safely(text)
-            turn, reply_ids = await self._respond(session, message, text, understanding, started)
+            turn, reply_ids = await self._respond(
+                session, message, typed, text, understanding, started
+            )
         self._observe(message, turn, understanding, time.perf_counter() - started)
         return TurnResult(
             conversation_id=turn.session.conversation_id,
@@ -214,12 +217,14 @@ class Engine:
         self,
         session: Session,
         message: InboundMessage,
+        typed: str,
         text: str,
         understanding: Understanding,
         started: float,
     ) -> tuple[Turn, tuple[str, ...]]:
         """Choose and run the move, then store session and log in one atomic write; returns
-        the turn and the ids given to its replies.
+        the turn and the ids given to its replies. ``typed`` is the message cleaned, ``text``
+        the same with an option number resolved.
 
         When another worker stored the conversation in between, reload it and redo the turn.
         """
@@ -233,7 +238,7 @@ class Engine:
             turn = replace(turn, replies=done.replies)
             log = TurnLog(
                 message,
-                self._clean(message.text),
+                typed,
                 text,
                 understanding,
                 started,
