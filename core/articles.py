@@ -165,8 +165,9 @@ class ArticleIndex:
 
     async def best(self, query: str, product_sku: str | None = None) -> HelpArticle | None:
         """The most relevant article for ``query``, or ``None`` when nothing is relevant enough."""
-        own = set(_query_terms(query))
-        for scored in self._scored(query, product_sku):
+        terms = _query_terms(query)
+        own = set(terms)
+        for scored in self._scored(terms, product_sku):
             if scored.relevance >= self._min_score and self._has_evidence(scored.doc, own):
                 return scored.article
         return None
@@ -183,11 +184,11 @@ class ArticleIndex:
 
     def rank(self, query: str, product_sku: str | None = None) -> list[tuple[HelpArticle, float]]:
         """Every article sharing a word with ``query``, best first, with its (boosted) score."""
-        return [(s.article, s.score) for s in self._scored(query, product_sku)]
+        return [(s.article, s.score) for s in self._scored(_query_terms(query), product_sku)]
 
-    def _scored(self, query: str, product_sku: str | None) -> list[_Scored]:
+    def _scored(self, terms: dict[str, float], product_sku: str | None) -> list[_Scored]:
         relevance: dict[int, float] = defaultdict(float)
-        for term, weight in _query_terms(query).items():
+        for term, weight in terms.items():
             idf = self._idf.get(term)
             if idf is None:
                 continue
