@@ -69,7 +69,7 @@ async def chat_loop(
             if interactive:
                 stdout.write("\n")  # leave the shell prompt on a line of its own after Ctrl+D
             break
-        text = clean_text(line).strip()
+        text = clean_text(line)
         if not text:
             continue
         if text.lower() in QUIT_COMMANDS:
