@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from channels import ChatEngine
+from channels.platform import read_body
 from core.metrics import Metrics
 from core.text import clean_text, has_control_characters
 from core.types import InboundMessage, TurnResult, Understanding
@@ -121,19 +122,10 @@ class _Api:
 
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self._limits.max_body_bytes
-        too_large = ApiError(413, "body_too_large", f"The body must be at most {limit} bytes.")
-        # Refuse early on the declared size, and count what actually arrives in case the
-        # header is absent (chunked upload) or wrong.
-        if request.content_length is not None and request.content_length > limit:
-            raise too_large
-        chunks: list[bytes] = []
-        received = 0
-        async for chunk in request.content.iter_chunked(16384):
-            received += len(chunk)
-            if received > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
+        raw = await read_body(request, limit)
+        if raw is None:
+            raise ApiError(413, "body_too_large", f"The body must be at most {limit} bytes.")
+        return raw
 
     def _text(self, body: dict[str, Any]) -> str:
         text = clean_text(_string_field(body, "text"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from channels.platform import read_body
 from channels.web.chat import Json, WebChat, WebError, bad_request
 from channels.web.pages import ProductSource, static_handler, storefront_handler
 from core.errors import StorageError
@@ -203,16 +204,10 @@ class WebServer:
         return web.json_response(body, status=status, headers=self._cors(request))
 
     async def _read(self, request: web.Request) -> bytes:
-        limit = self._max_body_bytes
-        too_long = WebError(413, "too_long", "That message is too long.")
-        if request.content_length is not None and request.content_length > limit:
-            raise too_long
-        received = bytearray()
-        async for chunk in request.content.iter_chunked(16384):
-            received += chunk
-            if len(received) > limit:  # the header may be absent (chunked) or wrong
-                raise too_long
-        return bytes(received)
+        raw = await read_body(request, self._max_body_bytes)
+        if raw is None:
+            raise WebError(413, "too_long", "That message is too long.")
+        return raw
 
     def _cors(self, request: web.Request) -> dict[str, str]:
         origin = request.headers.get("Origin")
