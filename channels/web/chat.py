@@ -138,10 +138,7 @@ class WebChat:
         the same browser's anonymous one, so logging out, or another customer logging in on the
         same computer, never continues a conversation verified for someone else.
         """
-        email = self._identities.verify(identity_token)
-        if email is None:
-            return cid
-        return f"{cid}~{hashlib.sha256(email.encode('utf-8')).hexdigest()[:24]}"
+        return _user_id(cid, self._identities.verify(identity_token))
 
     def count_hello(self, ip: str) -> None:
         """Count a (re)connection against the client IP's limit; raises ``rate_limited``."""
@@ -176,7 +173,7 @@ class WebChat:
         email = self._identities.verify(identity_token)
         inbound = InboundMessage(
             channel=CHANNEL,
-            user_id=self.user_id(cid, identity_token),
+            user_id=_user_id(cid, email),
             text=text,
             message_id=client_id,
             verified_identity=Identity("email", email) if email else None,
@@ -214,6 +211,13 @@ class WebChat:
         rows = await self._store.turns(session.conversation_id)
         entries = [_history_entry(index, row) for index, row in enumerate(rows)]
         return entries[-HISTORY_LIMIT:]
+
+
+def _user_id(cid: str, email: str | None) -> str:
+    """See :meth:`WebChat.user_id`; ``email`` is the verified identity's, if any."""
+    if email is None:
+        return cid
+    return f"{cid}~{hashlib.sha256(email.encode('utf-8')).hexdigest()[:24]}"
 
 
 def _reply(client_id: str, result: TurnResult, now: datetime) -> Json:
