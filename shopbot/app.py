@@ -223,7 +223,6 @@ class Runtime:
         """Check for a newly promoted version every ``learning.reload_interval_seconds``."""
         reloader = ModelReloader(
             self.models,
-            self.store,
             self._swap_model,
             interval=self.settings.learning.reload_interval_seconds,
             loaded=self._model_number,

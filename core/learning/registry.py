@@ -177,10 +177,18 @@ class ModelRegistry:
         """Every stored version, oldest first."""
         return await self._store.model_versions()
 
+    async def active_number(self) -> int | None:
+        """The active version's number (one small read), ``None`` when none was stored yet."""
+        return await self._store.active_model_number()
+
+    async def version(self, number: int) -> ModelVersion | None:
+        """The version numbered ``number``, or ``None``."""
+        return await self._store.model_version(number)
+
     async def active(self) -> ModelVersion | None:
         """The active version, or ``None`` when none was stored yet (the shipped model serves)."""
-        number = await self._store.active_model_number()
-        return None if number is None else await self._store.model_version(number)
+        number = await self.active_number()
+        return None if number is None else await self.version(number)
 
     async def get(self, name: str) -> ModelVersion:
         """The version called ``name`` (``v3`` or ``3``); :class:`ModelRegistryError` if none."""
@@ -260,14 +268,12 @@ class ModelReloader:
     def __init__(
         self,
         registry: ModelRegistry,
-        store: ModelStore,
         swap: Callable[[LocalIntentClassifier, ModelVersion], None],
         *,
         interval: float,
         loaded: int | None,
     ) -> None:
         self._registry = registry
-        self._store = store
         self._swap = swap
         self._interval = interval
         self.loaded = loaded
@@ -275,10 +281,10 @@ class ModelReloader:
 
     async def check(self) -> bool:
         """Load and swap in the active version if it changed; whether it did."""
-        number = await self._store.active_model_number()
+        number = await self._registry.active_number()
         if number is None or number == self.loaded:
             return False
-        version = await self._store.model_version(number)
+        version = await self._registry.version(number)
         if version is None:
             return False
         classifier = await self._registry.load(version)
