@@ -8,42 +8,33 @@
   running servers pick it up within ``learning.reload_interval_seconds``.
 * ``eval FILE.jsonl [--model VERSION] [--png FILE]``: score a model on a JSON-lines file;
   exit status 2 for a missing or malformed file.
+
+The work is in :mod:`shopbot.model_tasks`, imported when a command runs, so that
+``shopbot --help`` does not load the model stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from config.settings import CONFIG_DIR, Settings
-from core.errors import ConfigError
-from core.learning.evaluation import (
-    EvaluationFileError,
-    EvaluationReport,
-    evaluate,
-    load_evaluation_set,
-    read_jsonl,
-    write_confusion_png,
-)
-from core.learning.registry import ModelRegistry, ModelVersion
-from core.learning.types import Example
-from core.storage import SQLConversationStore
-from shopbot.commands import AddCommon, Subcommands
+from shopbot.commands import AddCommon, Command, Subcommands
 
-if TYPE_CHECKING:  # scikit-learn loads only in the commands that need it
-    from core.intents import LocalIntentClassifier, TrainingData
-
-__all__ = ["EVALUATION_SET", "format_report", "register"]
+__all__ = ["EVALUATION_SET", "register"]
 
 EVALUATION_SET = CONFIG_DIR / "evaluation.yaml"
 """The frozen evaluation set every version is measured on (training never reads it)."""
 
-_PROGRESS_FROM = 200  # messages; shorter evaluations finish before a bar would help
+
+def _task(name: str) -> Command:
+    async def run(settings: Settings, args: argparse.Namespace) -> int:
+        from shopbot import model_tasks
+
+        task: Command = getattr(model_tasks, name)
+        return await task(settings, args)
+
+    return run
 
 
 def register(
@@ -58,11 +49,11 @@ def register(
     train.add_argument(
         "--dry-run", action="store_true", help="train and evaluate, but store nothing"
     )
-    train.set_defaults(run=_train)
+    train.set_defaults(run=_task("train_command"))
 
     listing = model.add_parser("list", help="the stored model versions and their metrics")
     add_common(listing)
-    listing.set_defaults(run=_list)
+    listing.set_defaults(run=_task("list_command"))
 
     promote = model.add_parser("promote", help="make a stored version the active one")
     add_common(promote)
@@ -70,12 +61,12 @@ def register(
     promote.add_argument(
         "--force", action="store_true", help="also a version the promotion rule rejected"
     )
-    promote.set_defaults(run=_promote)
+    promote.set_defaults(run=_task("promote_command"))
 
     rollback = model.add_parser("rollback", help="make an earlier version active again")
     add_common(rollback)
     rollback.add_argument("version", help="e.g. v2")
-    rollback.set_defaults(run=_rollback)
+    rollback.set_defaults(run=_task("rollback_command"))
 
     evaluation = commands.add_parser("eval", help="score a model on a JSONL file of examples")
     add_common(evaluation)
@@ -84,207 +75,4 @@ def register(
     )
     evaluation.add_argument("--model", help="a stored version (default: the active model)")
     evaluation.add_argument("--png", type=Path, help="write the confusion matrix to this PNG")
-    evaluation.set_defaults(run=_eval)
-
-
-@asynccontextmanager
-async def _registry(
-    settings: Settings,
-) -> AsyncIterator[tuple[SQLConversationStore, ModelRegistry]]:
-    store = SQLConversationStore(settings.database_url, echo=settings.storage.echo)
-    await store.start()
-    try:
-        yield store, ModelRegistry(store, threshold=settings.nlu.threshold)
-    finally:
-        await store.stop()
-
-
-def _shipped(settings: Settings) -> TrainingData:
-    from core.intents import load_training_data
-
-    try:
-        return load_training_data(settings.config_path(settings.nlu.training_data))
-    except ValueError as exc:
-        raise ConfigError("nlu.training_data", str(exc)) from exc
-
-
-async def _train(settings: Settings, args: argparse.Namespace) -> int:
-    from core.learning.training import train_version
-
-    shipped = _shipped(settings)
-    frozen = load_evaluation_set(EVALUATION_SET)
-    async with _registry(settings) as (store, registry):
-        accepted = await store.accepted_examples()
-        outcome = await train_version(
-            registry,
-            shipped,
-            accepted,
-            frozen,
-            max_f1_drop=settings.learning.max_f1_drop,
-            cache_dir=settings.data_dir / "models",
-            threshold=settings.nlu.threshold,
-            dry_run=args.dry_run,
-            progress=lambda step: print(f"... {step}", file=sys.stderr),
-        )
-    if outcome.first_version is not None:
-        print(f"Stored the shipped model as {outcome.first_version.name} (active).")
-    print(
-        f"{len(accepted)} accepted example(s); evaluating on {outcome.evaluation_count} messages."
-    )
-    if outcome.candidate is None or outcome.verdict is None:
-        print(f"Nothing new to train on: {outcome.baseline_name} already has these examples.")
-        return 0
-    print(_comparison(outcome.baseline, outcome.candidate.report, outcome.baseline_name))
-    verdict = outcome.verdict
-    if args.dry_run:
-        decision = "would be promoted" if verdict.promoted else "would be rejected"
-        print(f"Dry run: {decision}: {verdict.reason}. Nothing stored.")
-        return 0
-    assert outcome.stored is not None
-    name = outcome.stored.name
-    if verdict.promoted:
-        interval = settings.learning.reload_interval_seconds
-        print(f"{name} promoted and active: {verdict.reason}.")
-        print(f"Running servers switch to it within {interval:g} s.")
-        return 0
-    print(f"{name} rejected: {verdict.reason}.")
-    print(f"It is stored; `shopbot model promote {name} --force` would activate it anyway.")
-    return 1
-
-
-def _comparison(before: EvaluationReport, after: EvaluationReport, baseline: str) -> str:
-    rows = [
-        ("accuracy", before.accuracy, after.accuracy),
-        ("macro-F1", before.macro_f1, after.macro_f1),
-        ("out-of-scope precision", before.oos_precision, after.oos_precision),
-        ("out-of-scope recall", before.oos_recall, after.oos_recall),
-        ("false-accept rate", before.false_accept_rate, after.false_accept_rate),
-    ]
-    rows += [
-        (f"F1 {label}", scores.f1, after.per_label[label].f1 if label in after.per_label else 0.0)
-        for label, scores in before.per_label.items()
-    ]
-    width = max(len(name) for name, _, _ in rows)
-    lines = [f"{'':{width}}  {baseline[:12]:>12}  {'new':>8}"]
-    lines += [
-        f"{name:{width}}  {old:12.3f}  {new:8.3f}  {_delta(new - old)}" for name, old, new in rows
-    ]
-    return "\n".join(lines)
-
-
-def _delta(change: float) -> str:
-    return "" if abs(change) < 0.0005 else f"{change * 100:+.1f} pts"
-
-
-async def _list(settings: Settings, args: argparse.Namespace) -> int:
-    async with _registry(settings) as (_, registry):
-        versions = await registry.versions()
-        active = await registry.active()
-    if not versions:
-        print(
-            "No model version stored yet: servers use the shipped model. Run `shopbot learn train`."
-        )
-        return 0
-    print(
-        f"  {'version':8} {'status':9} {'created (UTC)':17} {'examples':>8} {'accepted':>8} "
-        f"{'accuracy':>8} {'macro-F1':>8} {'OOS rec.':>8}"
-    )
-    for version in versions:
-        print(_row(version, active is not None and version.number == active.number))
-    for version in versions:
-        if version.status == "rejected":
-            print(f"{version.name} rejected: {version.reason}")
-    return 0
-
-
-def _row(version: ModelVersion, active: bool) -> str:
-    report = version.report
-    return (
-        f"{'*' if active else ' '} {version.name:8} {version.status:9} "
-        f"{version.created_at:%Y-%m-%d %H:%M} {version.training_examples:8d} "
-        f"{version.accepted_examples:8d} {report.accuracy:8.3f} {report.macro_f1:8.3f} "
-        f"{report.oos_recall:8.3f}"
-    )
-
-
-async def _promote(settings: Settings, args: argparse.Namespace) -> int:
-    async with _registry(settings) as (_, registry):
-        version = await registry.promote(args.version, force=args.force)
-    print(_activated(version, settings))
-    return 0
-
-
-async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
-    async with _registry(settings) as (_, registry):
-        version = await registry.rollback(args.version)
-    print(_activated(version, settings))
-    return 0
-
-
-def _activated(version: ModelVersion, settings: Settings) -> str:
-    interval = settings.learning.reload_interval_seconds
-    return f"{version.name} is now active; running servers switch to it within {interval:g} s."
-
-
-async def _eval(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        examples = read_jsonl(args.file)
-    except EvaluationFileError as exc:
-        print(f"shopbot eval: {exc}", file=sys.stderr)
-        return 2
-    from core.intents import load_or_train
-
-    classifier: LocalIntentClassifier | None = None
-    name = "the shipped model"
-    async with _registry(settings) as (_, registry):
-        version = await (registry.get(args.model) if args.model else registry.active())
-        if version is not None:
-            classifier, name = await registry.load(version), version.name
-    if classifier is None:
-        classifier = await asyncio.to_thread(
-            load_or_train,
-            _shipped(settings),
-            settings.data_dir / "models",
-            threshold=settings.nlu.threshold,
-        )
-    report = evaluate(classifier.classify_text, examples, progress=_progress_bar(examples))
-    print(f"Evaluated {report.count} messages from {args.file} with {name}.")
-    print(format_report(report))
-    if args.png is not None:
-        write_confusion_png(report, args.png)
-        print(f"Confusion matrix: {args.png}")
-    return 0
-
-
-def _progress_bar(
-    examples: tuple[Example, ...],
-) -> Callable[[Iterable[Example]], Iterable[Example]] | None:
-    if len(examples) < _PROGRESS_FROM:
-        return None
-    from tqdm import tqdm
-
-    def bar(items: Iterable[Example]) -> Iterable[Example]:
-        return tqdm(items, total=len(examples), file=sys.stderr, unit="msg", desc="evaluating")
-
-    return bar
-
-
-def format_report(report: EvaluationReport) -> str:
-    """The report as ``shopbot eval`` prints it: totals, per-intent scores, the misses."""
-    lines = [
-        f"accuracy {report.accuracy:.3f}   macro-F1 {report.macro_f1:.3f}",
-        f"out of scope: precision {report.oos_precision:.3f}   recall {report.oos_recall:.3f}"
-        f"   false-accept rate {report.false_accept_rate:.3f}",
-        "",
-        f"{'intent':20} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}",
-    ]
-    lines += [
-        f"{label:20} {s.precision:9.3f} {s.recall:7.3f} {s.f1:7.3f} {s.support:8d}"
-        for label, s in report.per_label.items()
-    ]
-    lines += ["", f"Misclassified: {len(report.misses)}"]
-    lines += [
-        f"  {miss.text!r}: expected {miss.expected}, got {miss.got} ({miss.confidence:.2f})"
-        for miss in report.misses
-    ]
-    return "\n".join(lines)
+    evaluation.set_defaults(run=_task("eval_command"))

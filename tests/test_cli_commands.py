@@ -188,3 +188,17 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(data_dir: Path) -> No
         if server.returncode is None:
             server.kill()
             await server.wait()
+
+
+def test_help_answers_without_loading_the_model_stack(tmp_path: Path) -> None:
+    # `shopbot --help` or a typo must answer at once: the commands load scikit-learn, the
+    # database drivers and the SDKs only when they run.
+    check = (
+        "import sys, shopbot.cli; "
+        "heavy = {'sklearn', 'sqlalchemy', 'openai', 'telegram', 'twilio', 'slack_bolt'}; "
+        "loaded = sorted(heavy & set(sys.modules)); print(loaded); sys.exit(bool(loaded))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
