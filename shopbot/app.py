@@ -45,7 +45,7 @@ from core.vocabulary import domain_vocabulary
 from crm_adapters.demo import DemoShop
 from shopbot.platforms import platform_channels
 
-__all__ = ["SHIPPED_MODEL", "Runtime", "build_runtime", "platform_channels"]
+__all__ = ["SHIPPED_MODEL", "Runtime", "build_runtime", "platform_channels", "training_data"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Runtime:
         self.metrics = Metrics()
         self.store = SQLConversationStore(settings.database_url, echo=settings.storage.echo)
         self.shop = DemoShop(settings.demo_database_path)
-        self.training_data: TrainingData = _training_data(settings)
+        self.training_data: TrainingData = training_data(settings)
         self.responses: Responses = _responses(settings, self.training_data)
         self.llm: LLMClient | None = _llm_client(settings, self.metrics)
         """The language model, when its key is set; ``None``: the local pipeline alone."""
@@ -319,7 +319,8 @@ class Runtime:
         return Phrasing(phraser=phraser, wants=functools.partial(should_phrase, mode=mode))
 
 
-def _training_data(settings: Settings) -> TrainingData:
+def training_data(settings: Settings) -> TrainingData:
+    """The shop's intent examples (``nlu.training_data``); ConfigError when unreadable."""
     try:
         return load_training_data(settings.config_path(settings.nlu.training_data))
     except ValueError as exc:

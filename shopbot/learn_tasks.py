@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from config.settings import Settings
-from core.intents import TrainingData, load_training_data
+from core.intents import TrainingData
 from core.learning.export import fine_tuning_record
 from core.learning.mining import Miner, MiningOptions, MiningReport, normalised
 from core.learning.mining import mine as mine_log
@@ -25,6 +25,7 @@ from core.llm.understanding import CUSTOMER_MESSAGE, understanding_system_prompt
 from core.shop import Product
 from core.storage import SQLConversationStore
 from crm_adapters.demo import DemoShop
+from shopbot.app import training_data
 
 __all__ = ["export", "exported_lines", "mine", "review"]
 
@@ -40,7 +41,7 @@ class _Learning:
 @asynccontextmanager
 async def _learning(settings: Settings) -> AsyncIterator[_Learning]:
     """The conversation store (started) and a miner knowing the shipped examples and catalog."""
-    data = load_training_data(settings.config_path(settings.nlu.training_data))
+    data = training_data(settings)
     shop = DemoShop(settings.demo_database_path)
     await shop.start()
     try:

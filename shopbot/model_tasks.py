@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from config.settings import Settings
-from core.errors import ConfigError
 from core.learning.evaluation import (
     EvaluationFileError,
     EvaluationReport,
@@ -23,10 +22,11 @@ from core.learning.evaluation import (
 from core.learning.registry import ModelRegistry, ModelVersion
 from core.learning.types import Example
 from core.storage import SQLConversationStore
+from shopbot.app import training_data
 from shopbot.model_commands import EVALUATION_SET
 
 if TYPE_CHECKING:  # scikit-learn loads only in the commands that need it
-    from core.intents import LocalIntentClassifier, TrainingData
+    from core.intents import LocalIntentClassifier
 
 __all__ = [
     "eval_command",
@@ -52,19 +52,10 @@ async def _registry(
         await store.stop()
 
 
-def _shipped(settings: Settings) -> TrainingData:
-    from core.intents import load_training_data
-
-    try:
-        return load_training_data(settings.config_path(settings.nlu.training_data))
-    except ValueError as exc:
-        raise ConfigError("nlu.training_data", str(exc)) from exc
-
-
 async def train_command(settings: Settings, args: argparse.Namespace) -> int:
     from core.learning.training import train_version
 
-    shipped = _shipped(settings)
+    shipped = training_data(settings)
     frozen = load_evaluation_set(EVALUATION_SET)
     async with _registry(settings) as (store, registry):
         accepted = await store.accepted_examples()
@@ -196,7 +187,7 @@ async def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     if classifier is None:
         classifier = await asyncio.to_thread(
             load_or_train,
-            _shipped(settings),
+            training_data(settings),
             settings.data_dir / "models",
             threshold=settings.nlu.threshold,
         )
