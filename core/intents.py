@@ -4,21 +4,20 @@ The model is TF-IDF (word 1-2 grams + char_wb 2-5 grams) into a multinomial logi
 with an explicit out-of-scope class trained on off-topic examples plus seeded synthetic gibberish.
 bench/intent_models.py holds the measurements that chose it over LinearSVC, SGD and ComplementNB.
 Predictions of one message skip scikit-learn's per-call validation and sparse matrices: the same
-arithmetic is done on the few n-grams the message has, which keeps it far below a millisecond.
+arithmetic is done on the few n-grams the message has (core/intent_scorer.py), which keeps it
+far below a millisecond.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import pickle
 import random
 import re
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from core.intent_scorer import LinearScorer
 from core.types import Classification, IntentScore
 
 __all__ = [
@@ -267,7 +267,7 @@ class LocalIntentClassifier:
         self.calibrated_threshold = calibrated_threshold
         self.threshold = calibrated_threshold if threshold is None else threshold
         self.fingerprint = fingerprint
-        self._scorer = _LinearScorer(pipeline)
+        self._scorer = LinearScorer(pipeline)
         self._intents = tuple(c for c in self._scorer.classes if c != OUT_OF_SCOPE)
 
     @property
@@ -368,68 +368,3 @@ def load_or_train(
     model = train_classifier(data, threshold=threshold)
     model.save(path)
     return model
-
-
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """One TF-IDF vectorizer's share of the model, ready for per-message arithmetic."""
-
-    analyzer: Callable[[str], list[str]]
-    vocabulary: Mapping[str, int]
-    idf: np.ndarray
-    weights: np.ndarray  # (n_features, n_classes), rows in vocabulary order
-
-
-class _LinearScorer:
-    """predict_proba of the fitted pipeline for one message, without scikit-learn's overhead.
-
-    Mirrors TfidfVectorizer (sublinear tf, idf, l2 norm per block), FeatureUnion (blocks side by
-    side) and multinomial LogisticRegression (softmax of the linear scores).
-    """
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        union: FeatureUnion = pipeline.named_steps["features"]
-        model: LogisticRegression = pipeline.named_steps["model"]
-        self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
-        coef = np.asarray(model.coef_, dtype=np.float64)
-        intercept = np.asarray(model.intercept_, dtype=np.float64)
-        if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax([0, z])
-            coef = np.vstack([np.zeros_like(coef), coef])
-            intercept = np.concatenate([[0.0], intercept])
-        coef = np.ascontiguousarray(coef.T)
-        self._intercept = intercept
-        blocks = []
-        offset = 0
-        for _, vectorizer in union.transformer_list:
-            size = len(vectorizer.vocabulary_)
-            blocks.append(
-                _Block(
-                    analyzer=vectorizer.build_analyzer(),
-                    vocabulary=vectorizer.vocabulary_,
-                    idf=np.asarray(vectorizer.idf_, dtype=np.float64),
-                    weights=coef[offset : offset + size],
-                )
-            )
-            offset += size
-        self._blocks = tuple(blocks)
-
-    def probabilities(self, document: str) -> np.ndarray:
-        """Class probabilities for an already normalised message, in ``classes`` order."""
-        scores = self._intercept.copy()
-        for block in self._blocks:
-            counts = Counter(
-                i
-                for term in block.analyzer(document)
-                if (i := block.vocabulary.get(term)) is not None
-            )
-            if not counts:
-                continue
-            index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-            tf = np.fromiter((1.0 + math.log(n) for n in counts.values()), np.float64, len(counts))
-            values = tf * block.idf[index]
-            values /= math.sqrt(float(values @ values))
-            scores += values @ block.weights[index]
-        scores -= scores.max()
-        exp = np.exp(scores)
-        result: np.ndarray = exp / exp.sum()
-        return result
