@@ -78,7 +78,18 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
     if outcome.candidate is None or outcome.verdict is None:
         print(f"Nothing new to train on: {outcome.baseline_name} already has these examples.")
         return 0
-    print(_comparison(outcome.baseline, outcome.candidate.report, outcome.baseline_name))
+    baseline_name = outcome.baseline_name
+    assert outcome.frozen_candidate is not None  # there is a candidate
+    frozen_row = (
+        "macro-F1, evaluation.yaml only",
+        outcome.frozen_baseline.macro_f1,
+        outcome.frozen_candidate.macro_f1,
+    )
+    print(_comparison(outcome.baseline, outcome.candidate.report, baseline_name, frozen_row))
+    print(
+        f"unknown below confidence {outcome.baseline_threshold:.2f} ({baseline_name}), "
+        f"{outcome.candidate.classifier.threshold:.2f} (new)"
+    )
     verdict = outcome.verdict
     if args.dry_run:
         decision = "would be promoted" if verdict.promoted else "would be rejected"
@@ -96,7 +107,14 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
-def _comparison(before: EvaluationReport, after: EvaluationReport, baseline: str) -> str:
+def _comparison(
+    before: EvaluationReport,
+    after: EvaluationReport,
+    baseline: str,
+    frozen: tuple[str, float, float],
+) -> str:
+    """The two models side by side on the whole evaluation set, then ``frozen`` (the
+    macro-F1 row of the frozen examples alone)."""
     rows = [
         ("accuracy", before.accuracy, after.accuracy),
         ("macro-F1", before.macro_f1, after.macro_f1),
@@ -108,10 +126,13 @@ def _comparison(before: EvaluationReport, after: EvaluationReport, baseline: str
         (f"F1 {label}", scores.f1, after.per_label[label].f1 if label in after.per_label else 0.0)
         for label, scores in before.per_label.items()
     ]
+    rows.append(frozen)
     width = max(len(name) for name, _, _ in rows)
-    lines = [f"{'':{width}}  {baseline[:12]:>12}  {'new':>8}"]
+    column = max(12, len(baseline))
+    lines = [f"{'':{width}}  {baseline:>{column}}  {'new':>8}"]
     lines += [
-        f"{name:{width}}  {old:12.3f}  {new:8.3f}  {_delta(new - old)}" for name, old, new in rows
+        f"{name:{width}}  {old:{column}.3f}  {new:8.3f}  {_delta(new - old)}"
+        for name, old, new in rows
     ]
     return "\n".join(lines)
 

@@ -153,7 +153,10 @@ class TrainingOutcome:
     nothing new to train on (the active model was trained on exactly these examples);
     ``baseline`` is the active model's (or the shipped one's) report on the same evaluation set;
     ``stored`` the new version (``None`` on a dry run); ``first_version`` the shipped model,
-    when it was stored just now as the first version."""
+    when it was stored just now as the first version. ``frozen_baseline`` and
+    ``frozen_candidate`` are the reports on the frozen examples alone (the shop's own
+    yardstick, without the held-out accepted ones); ``baseline_threshold`` is the baseline's
+    unknown threshold."""
 
     candidate: CandidateModel | None
     baseline: EvaluationReport
@@ -162,6 +165,9 @@ class TrainingOutcome:
     stored: ModelVersion | None
     first_version: ModelVersion | None
     evaluation_count: int
+    baseline_threshold: float
+    frozen_baseline: EvaluationReport
+    frozen_candidate: EvaluationReport | None
 
 
 async def train_version(
@@ -194,13 +200,17 @@ async def train_version(
         baseline_model = await registry.load(active)
         baseline_name = active.name
     baseline = evaluate(baseline_model.classify_text, evaluation)
+    frozen_baseline = evaluate(baseline_model.classify_text, frozen)
     if active is None and not dry_run:
         draft = _version(shipped, 0, baseline, PROMOTED, "the shipped model")
         first = await registry.add(baseline_model, draft, activate=True)
         baseline_name = first.name
     data, _ = merge_examples(shipped, usable, evaluation)
     if data.fingerprint() == baseline_model.fingerprint:
-        return TrainingOutcome(None, baseline, baseline_name, None, None, first, len(evaluation))
+        return TrainingOutcome(
+            None, baseline, baseline_name, None, None, first, len(evaluation),
+            baseline_model.threshold, frozen_baseline, None,
+        )  # fmt: skip
     progress(f"training on {len(usable)} accepted example(s) and the shipped ones")
     candidate = await asyncio.to_thread(
         train_candidate, shipped, usable, evaluation, threshold=threshold
@@ -214,8 +224,10 @@ async def train_version(
         )
         stored = await registry.add(candidate.classifier, draft, activate=verdict.promoted)
     return TrainingOutcome(
-        candidate, baseline, baseline_name, verdict, stored, first, len(evaluation)
-    )
+        candidate, baseline, baseline_name, verdict, stored, first, len(evaluation),
+        baseline_model.threshold, frozen_baseline,
+        evaluate(candidate.classifier.classify_text, frozen),
+    )  # fmt: skip
 
 
 def _known(accepted: Iterable[Example], shipped: TrainingData) -> list[Example]:
