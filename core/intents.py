@@ -20,33 +20,31 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sklearn
 import yaml
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from core.intent_scorer import LinearScorer
+from core.intent_threshold import MAX_FALSE_ACCEPT, OUT_OF_SCOPE, calibrate_threshold
 from core.types import Classification, IntentScore
 
 __all__ = [
     "FORMAT_VERSION",
-    "MAX_FALSE_ACCEPT",
     "MIN_EXAMPLES",
     "OUT_OF_SCOPE",
     "LocalIntentClassifier",
     "TrainingData",
-    "apply_threshold",
+    "TrainingSet",
     "build_features",
     "build_pipeline",
-    "calibrate_threshold",
     "generate_gibberish",
-    "gibberish_count",
+    "held_out_probabilities",
     "load_or_train",
     "load_training_data",
     "normalise_text",
@@ -54,20 +52,8 @@ __all__ = [
     "training_set",
 ]
 
-OUT_OF_SCOPE = "out_of_scope"
-"""The internal label of messages the bot must not claim to understand; never returned as intent."""
-
 FORMAT_VERSION = 1
 """Bumped when the pickled model or the training recipe changes; older files are retrained."""
-
-MAX_FALSE_ACCEPT = 0.06
-"""The calibrated threshold takes at most this share of held-out off-topic examples for an intent.
-
-Without a budget, the threshold maximising macro-F1 trades off-topic rejection for intent recall
-by the classes' sizes, so a version trained on more intent examples accepted more off-topic
-messages. With it, every version answers at most this share of the shop's own off-topic
-examples; 6 % is what the shipped examples were calibrated to before (threshold 0.28 either way).
-"""
 
 MIN_EXAMPLES = 5
 """Fewest examples an intent may have: calibration holds out a fifth of each class."""
@@ -75,7 +61,6 @@ MIN_EXAMPLES = 5
 _INTENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HAS_DIGIT = re.compile(r"#?\w*\d\w*")
-_THRESHOLD_GRID = tuple(round(0.02 * i, 2) for i in range(46))  # 0.00 .. 0.90
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,88 +190,58 @@ def build_pipeline(seed: int = 0, c: float = 10.0) -> Pipeline:
     return Pipeline([("features", build_features()), ("model", model)])
 
 
-def gibberish_count(data: TrainingData) -> int:
-    """How many generated keyboard mashes :func:`training_set` adds to the off-topic examples."""
-    return max(60, len(data.out_of_scope) // 2)
+class TrainingSet(NamedTuple):
+    """The rows a model is fitted on: normalised texts, their labels, and which rows are
+    off-topic examples people wrote (the generated gibberish rows are not)."""
+
+    texts: list[str]
+    labels: list[str]
+    written_off_topic: list[bool]
 
 
-def training_set(data: TrainingData, seed: int) -> tuple[list[str], list[str]]:
-    """Normalised texts and labels: the intents, then the out-of-scope examples, then the
-    generated gibberish (the last :func:`gibberish_count` rows)."""
+def training_set(data: TrainingData, seed: int) -> TrainingSet:
+    """The intents' examples, then the written out-of-scope examples, then generated gibberish
+    (half as many as the written ones, at least 60), all normalised."""
     texts: list[str] = []
     labels: list[str] = []
     for name, examples in data.intents.items():
         texts += examples
         labels += [name] * len(examples)
-    negatives = data.out_of_scope + generate_gibberish(gibberish_count(data), seed)
-    texts += negatives
-    labels += [OUT_OF_SCOPE] * len(negatives)
-    return [normalise_text(t) for t in texts], labels
+    written = [False] * len(texts) + [True] * len(data.out_of_scope)
+    gibberish = generate_gibberish(max(60, len(data.out_of_scope) // 2), seed)
+    texts += (*data.out_of_scope, *gibberish)
+    labels += [OUT_OF_SCOPE] * (len(data.out_of_scope) + len(gibberish))
+    written += [False] * len(gibberish)
+    return TrainingSet([normalise_text(t) for t in texts], labels, written)
 
 
-def calibrate_threshold(
-    probabilities: np.ndarray,
-    classes: Sequence[str],
-    truth: Sequence[str],
-    *,
-    counted: Sequence[bool] | None = None,
-    max_false_accept: float = MAX_FALSE_ACCEPT,
-) -> float:
-    """The confidence threshold maximising macro-F1 ("unknown" as a class) among those that
-    take at most ``max_false_accept`` of the off-topic messages for an intent.
-
-    ``probabilities`` are held-out predictions (rows: messages, columns: ``classes``). The
-    false-accept rate is measured on the rows ``counted`` marks (default: every out-of-scope
-    row); when no threshold keeps within the budget, those with the lowest rate compete. Where
-    several thresholds tie, the middle one is taken: the furthest from both failure modes.
-    """
-    verdicts = [apply_threshold(probabilities, classes, t) for t in _THRESHOLD_GRID]
-    off_topic = [label == OUT_OF_SCOPE for label in truth] if counted is None else list(counted)
-    rates = [_false_accept_rate(v, off_topic) for v in verdicts]
-    allowed = max(max_false_accept, min(rates))
-    eligible = [i for i, rate in enumerate(rates) if rate <= allowed + 1e-12]
-    scores = {
-        i: f1_score(list(truth), verdicts[i], average="macro", zero_division=0) for i in eligible
-    }
-    best = max(scores.values())
-    ties = [_THRESHOLD_GRID[i] for i, score in scores.items() if score >= best - 1e-9]
-    return ties[len(ties) // 2]
-
-
-def _false_accept_rate(verdicts: Sequence[str], off_topic: Sequence[bool]) -> float:
-    """Share of the ``off_topic`` rows given an intent (0 when there are none)."""
-    total = sum(off_topic)
-    accepted = sum(v != OUT_OF_SCOPE for v, o in zip(verdicts, off_topic, strict=True) if o)
-    return accepted / total if total else 0.0
-
-
-def apply_threshold(
-    probabilities: np.ndarray, classes: Sequence[str], threshold: float
-) -> list[str]:
-    """Verdict per row of class probabilities, ``OUT_OF_SCOPE`` standing for "unknown"."""
-    top = probabilities.argmax(axis=1)
-    confident = probabilities[np.arange(len(top)), top] >= threshold
-    return [classes[t] if ok else OUT_OF_SCOPE for t, ok in zip(top, confident, strict=True)]
+def held_out_probabilities(rows: TrainingSet, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Each row's class probabilities from a model that did not see it (5-fold, stratified),
+    and the classes in column order."""
+    folds = StratifiedKFold(n_splits=MIN_EXAMPLES, shuffle=True, random_state=seed)
+    probabilities = cross_val_predict(
+        build_pipeline(seed), rows.texts, rows.labels, cv=folds, method="predict_proba"
+    )
+    return probabilities, sorted(set(rows.labels))  # the column order cross_val_predict uses
 
 
 def train_classifier(
     data: TrainingData, *, seed: int = 0, threshold: float | None = None
 ) -> LocalIntentClassifier:
-    """Train on ``data``; unless given, the threshold is calibrated on 5-fold held-out data."""
-    texts, labels = training_set(data, seed)
-    # The budget is measured on off-topic messages people wrote: keyboard mashes are easy.
-    written = len(texts) - gibberish_count(data)
-    counted = [label == OUT_OF_SCOPE and i < written for i, label in enumerate(labels)]
-    folds = StratifiedKFold(n_splits=MIN_EXAMPLES, shuffle=True, random_state=seed)
-    held_out = cross_val_predict(
-        build_pipeline(seed), texts, labels, cv=folds, method="predict_proba"
+    """Train on ``data``; unless given, the threshold is calibrated on 5-fold held-out
+    predictions, its false-accept budget spent on the written off-topic examples only
+    (keyboard mashes are easy to refuse and would dilute it)."""
+    rows = training_set(data, seed)
+    probabilities, classes = held_out_probabilities(rows, seed)
+    calibrated = calibrate_threshold(
+        probabilities, classes, rows.labels, counted=rows.written_off_topic
     )
-    classes = sorted(set(labels))  # the column order cross_val_predict and the model use
-    calibrated = calibrate_threshold(held_out, classes, labels, counted=counted)
-    pipeline = build_pipeline(seed).fit(texts, labels)
-    fingerprint = data.fingerprint()
+    pipeline = build_pipeline(seed).fit(rows.texts, rows.labels)
     return LocalIntentClassifier(
-        pipeline, calibrated_threshold=calibrated, fingerprint=fingerprint, threshold=threshold
+        pipeline,
+        calibrated_threshold=calibrated,
+        fingerprint=data.fingerprint(),
+        threshold=threshold,
     )
 
 

@@ -79,13 +79,14 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Nothing new to train on: {outcome.baseline_name} already has these examples.")
         return 0
     baseline_name = outcome.baseline_name
-    assert outcome.frozen_candidate is not None  # there is a candidate
-    frozen_row = (
-        "macro-F1, evaluation.yaml only",
-        outcome.frozen_baseline.macro_f1,
-        outcome.frozen_candidate.macro_f1,
+    assert outcome.frozen_candidate is not None  # set whenever there is a candidate
+    print(
+        _comparison(
+            (outcome.baseline, outcome.candidate.report),
+            (outcome.frozen_baseline, outcome.frozen_candidate),
+            baseline_name,
+        )
     )
-    print(_comparison(outcome.baseline, outcome.candidate.report, baseline_name, frozen_row))
     print(
         f"unknown below confidence {outcome.baseline_threshold:.2f} ({baseline_name}), "
         f"{outcome.candidate.classifier.threshold:.2f} (new)"
@@ -108,13 +109,13 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _comparison(
-    before: EvaluationReport,
-    after: EvaluationReport,
+    whole: tuple[EvaluationReport, EvaluationReport],
+    frozen: tuple[EvaluationReport, EvaluationReport],
     baseline: str,
-    frozen: tuple[str, float, float],
 ) -> str:
-    """The two models side by side on the whole evaluation set, then ``frozen`` (the
-    macro-F1 row of the frozen examples alone)."""
+    """The baseline and the new model side by side: their reports on the whole evaluation set,
+    then the macro-F1 of their reports on the frozen examples alone."""
+    before, after = whole
     rows = [
         ("accuracy", before.accuracy, after.accuracy),
         ("macro-F1", before.macro_f1, after.macro_f1),
@@ -126,7 +127,7 @@ def _comparison(
         (f"F1 {label}", scores.f1, after.per_label[label].f1 if label in after.per_label else 0.0)
         for label, scores in before.per_label.items()
     ]
-    rows.append(frozen)
+    rows.append(("macro-F1, evaluation.yaml only", frozen[0].macro_f1, frozen[1].macro_f1))
     width = max(len(name) for name, _, _ in rows)
     column = max(12, len(baseline))
     lines = [f"{'':{width}}  {baseline:>{column}}  {'new':>8}"]

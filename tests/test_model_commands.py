@@ -67,8 +67,9 @@ def test_train_list_promote_and_rollback(
     assert "Dry run: would be promoted" in out and "Nothing stored" in out
     assert "macro-F1" in out and "F1 order_status" in out
     # The hand-written set alone, beside the whole evaluation set, and both thresholds.
-    hand_written = next(line for line in out.splitlines() if "evaluation.yaml only" in line)
-    before, after = (float(value) for value in hand_written.split()[3:5])
+    hand_written = re.search(r"^macro-F1, evaluation\.yaml only +([\d.]+) +([\d.]+)", out, re.M)
+    assert hand_written is not None, out
+    before, after = (float(value) for value in hand_written.groups())
     assert 0.5 < before <= 1.0 and 0.5 < after <= 1.0
     assert re.search(
         r"unknown below confidence 0\.\d\d \(the shipped model\), 0\.\d\d \(new\)", out

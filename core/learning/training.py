@@ -208,9 +208,17 @@ async def train_version(
     data, _ = merge_examples(shipped, usable, evaluation)
     if data.fingerprint() == baseline_model.fingerprint:
         return TrainingOutcome(
-            None, baseline, baseline_name, None, None, first, len(evaluation),
-            baseline_model.threshold, frozen_baseline, None,
-        )  # fmt: skip
+            candidate=None,
+            baseline=baseline,
+            baseline_name=baseline_name,
+            verdict=None,
+            stored=None,
+            first_version=first,
+            evaluation_count=len(evaluation),
+            baseline_threshold=baseline_model.threshold,
+            frozen_baseline=frozen_baseline,
+            frozen_candidate=None,
+        )
     progress(f"training on {len(usable)} accepted example(s) and the shipped ones")
     candidate = await asyncio.to_thread(
         train_candidate, shipped, usable, evaluation, threshold=threshold
@@ -224,10 +232,17 @@ async def train_version(
         )
         stored = await registry.add(candidate.classifier, draft, activate=verdict.promoted)
     return TrainingOutcome(
-        candidate, baseline, baseline_name, verdict, stored, first, len(evaluation),
-        baseline_model.threshold, frozen_baseline,
-        evaluate(candidate.classifier.classify_text, frozen),
-    )  # fmt: skip
+        candidate=candidate,
+        baseline=baseline,
+        baseline_name=baseline_name,
+        verdict=verdict,
+        stored=stored,
+        first_version=first,
+        evaluation_count=len(evaluation),
+        baseline_threshold=baseline_model.threshold,
+        frozen_baseline=frozen_baseline,
+        frozen_candidate=evaluate(candidate.classifier.classify_text, frozen),
+    )
 
 
 def _known(accepted: Iterable[Example], shipped: TrainingData) -> list[Example]:
