@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 from aiohttp import web
 from telegram import Bot, Update
@@ -44,6 +45,7 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 _POLL_TIMEOUT = 25  # seconds Telegram holds a getUpdates call open waiting for updates
 _MAX_BACKOFF = 30.0
+_E = TypeVar("_E", bound=Exception)
 
 
 class _RedactToken(logging.Filter):
@@ -280,26 +282,36 @@ class TelegramChannel:
                 log.info("could not answer a button press: %s", channel_error(exc, self._token))
 
     async def _store_polled(self, inbound: TelegramInbound, inbox: Inbox) -> None:
-        failures = 0
-        while True:
-            try:
-                await inbox.submit(inbound.message, recipient=inbound.recipient)
-                return
-            except StorageError:
-                failures += 1
-                log.warning("could not store a Telegram update; retrying", exc_info=True)
-                await asyncio.sleep(_backoff(failures))
+        await _until_done(
+            lambda: inbox.submit(inbound.message, recipient=inbound.recipient),
+            StorageError,
+            lambda exc: f"could not store a Telegram update ({exc}); retrying",
+        )
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
-        failures = 0
-        while True:
-            try:
-                await call()
-                return
-            except TelegramError as exc:
-                failures += 1
-                log.warning("Telegram %s failed: %s", what, channel_error(exc, self._token))
-                await asyncio.sleep(_backoff(failures))
+        await _until_done(
+            call,
+            TelegramError,
+            lambda exc: f"Telegram {what} failed: {channel_error(exc, self._token)}",
+        )
+
+
+async def _until_done(
+    call: Callable[[], Awaitable[object]],
+    errors: type[_E],
+    describe: Callable[[_E], str],
+) -> None:
+    """Await ``call()`` until it returns; each of ``errors`` is logged and retried after a
+    growing pause (the loops that must not lose an update or give up on setup)."""
+    failures = 0
+    while True:
+        try:
+            await call()
+            return
+        except errors as exc:
+            failures += 1
+            log.warning("%s", describe(exc))
+            await asyncio.sleep(_backoff(failures))
 
 
 def _backoff(failures: int) -> float:

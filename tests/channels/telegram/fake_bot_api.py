@@ -43,6 +43,7 @@ class FakeBotApi:
         self._send_failures: list[tuple[int, int | None]] = []
         self._failing_status: int | None = None
         self._updates_failing_status: int | None = None
+        self._webhook_failures = 0
         self._message_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -78,6 +79,10 @@ class FakeBotApi:
         """Answer every ``getUpdates`` with ``status`` (409: another poller) until ``None``."""
         self._updates_failing_status = status
 
+    def fail_delete_webhook(self, times: int) -> None:
+        """Answer the next ``times`` ``deleteWebhook`` calls with a 502."""
+        self._webhook_failures = times
+
     # -- what a test asserts on ------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -112,6 +117,9 @@ class FakeBotApi:
                     self._updates_failing_status, "Conflict: terminated by other getUpdates request"
                 )
             return _ok(await self._get_updates(params))
+        if method == "deleteWebhook" and self._webhook_failures > 0:
+            self._webhook_failures -= 1
+            return _error(502, "Bad Gateway")
         if method in ("answerCallbackQuery", "setWebhook", "deleteWebhook"):
             return _ok(True)
         return _error(404, "Not Found: method not found")

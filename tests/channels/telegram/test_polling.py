@@ -78,3 +78,21 @@ async def test_polling_backs_off_while_telegram_refuses_and_then_recovers(
     fake_telegram.fail_get_updates(None)
     fake_telegram.queue_update(text_update(1, CAROL, "bye"))
     await eventually(lambda: len(fake_telegram.sent(CAROL)) == 1, "it answers once Telegram does")
+
+
+async def test_polling_starts_once_telegram_lets_it_remove_the_webhook(
+    fake_telegram: FakeBotApi, serve_shopbot: ServeShopbot
+) -> None:
+    fake_telegram.fail_delete_webhook(times=2)
+    fake_telegram.queue_update(text_update(7, CAROL, "hello"))
+    await serve_shopbot(
+        env={"TELEGRAM_BOT_TOKEN": TOKEN},
+        telegram={"api_url": fake_telegram.url, "mode": "polling"},
+        delivery=DELIVERY,
+    )
+    await eventually(lambda: len(fake_telegram.sent(CAROL)) == 1, "the bot answers at last")
+    methods = [call.method for call in fake_telegram.calls]
+    # Two refusals, a retry that succeeds, and only then the first poll.
+    assert methods.count("deleteWebhook") == 3
+    last_delete = max(i for i, method in enumerate(methods) if method == "deleteWebhook")
+    assert methods.index("getUpdates") > last_delete
