@@ -1,11 +1,12 @@
 """Slack: the shop's support staff ask the bot about orders in direct messages or by mentioning it.
 
 Slack posts events (``POST /slack/events``) and button clicks (``POST /slack/interactions``).
-A Bolt ``AsyncApp`` checks each request's signature (``X-Slack-Signature``, a timestamp at most
-five minutes old), answers Slack's URL verification and ignores the bot's own messages; its
-listeners only translate the payload (:mod:`channels.slack_messages`) and put the message in the
-inbox, and Bolt acknowledges after that (``process_before_response``), so an acknowledged
-message is never lost. The dispatcher answers later through :class:`SlackSender`.
+Each request's signature (``X-Slack-Signature``, a timestamp at most five minutes old) is
+checked before anything else is done for it; then a Bolt ``AsyncApp`` answers Slack's URL
+verification and ignores the bot's own messages; its listeners only translate the payload
+(:mod:`channels.slack_messages`) and put the message in the inbox, and Bolt acknowledges after
+that (``process_before_response``), so an acknowledged message is never lost. The dispatcher
+answers later through :class:`SlackSender`.
 
 Members of the workspaces in ``staff_teams`` are the shop's staff: their messages carry a
 ``staff`` identity and they may read any order in full.
@@ -76,7 +77,7 @@ class SlackChannel:
         self._bot_lock = asyncio.Lock()
         self.sender: ChannelSender = SlackSender(self._client)
         self._app = self._bolt_app(signing_secret, api_url)
-        # Checked before anything else is done for a request (Bolt checks it again).
+        # Checked once, by _handle, before anything else is done for a request.
         self._signature = SignatureVerifier(signing_secret)
 
     def _bolt_app(self, signing_secret: str, api_url: str) -> AsyncApp:
@@ -85,6 +86,8 @@ class SlackChannel:
             # Bolt's own client gets the token from ``authorize`` per request; it makes no calls.
             client=AsyncWebClient(base_url=api_url, retry_handlers=[]),
             signing_secret=signing_secret,
+            # _handle has verified the signature before Bolt sees the request: not twice.
+            request_verification_enabled=False,
             authorize=self._authorize_function(),  # from the cached auth.test: no call per request
             process_before_response=True,  # acknowledge only once the inbox has the message
             logger=log,
