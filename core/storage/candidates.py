@@ -18,9 +18,9 @@ from sqlalchemy.engine import Row
 from core.learning.mining import MinedCandidate
 from core.learning.signals import LoggedTurn
 from core.learning.types import Candidate, Example, Provenance
+from core.storage.rows import turn_from_row
 from core.storage.runner import dialect_insert
 from core.storage.schema import learning_candidates, learning_runs, turns
-from core.storage.turn_rows import turn_from_row
 from core.types import utcnow
 
 __all__ = ["CANDIDATE_STATUSES", "CandidateStore"]

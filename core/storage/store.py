@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,21 +18,27 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.errors import StorageError
 from core.ports import HandoffRecord, TurnRecord
-from core.session import DialogueState, Session
+from core.session import Session
 from core.storage.batching import GroupCommitter, GroupLoader, TurnWrite
 from core.storage.candidates import CandidateStore
 from core.storage.checks import require_storable as _require_storable
 from core.storage.mailbox import Mailbox
 from core.storage.models import ModelVersions
+from core.storage.rows import (
+    handoff_from_row,
+    handoff_values,
+    session_from_row,
+    session_values,
+    turn_from_row,
+    turn_values,
+)
 from core.storage.runner import Runner, open_runner
 from core.storage.schema import (
     handoffs,
     turns,
     verification_failures,
 )
-from core.storage.turn_rows import turn_from_row
 from core.storage.upgrade import create_tables
-from core.types import Attributes, ModelCall
 
 __all__ = ["SQLConversationStore"]
 
@@ -46,16 +51,6 @@ T = TypeVar("T")
 # encode, values read back that do not convert (a hand-edited row), and a URL naming a driver
 # that is not installed.
 _FAILURES = (SQLAlchemyError, OSError, UnicodeError, ValueError, ImportError)
-
-_SESSION_TEXT_FIELDS = (
-    "conversation_id",
-    "channel",
-    "user_id",
-    "intent",
-    "awaiting",
-    "verified_customer",
-)
-_SLOT_NAMES = frozenset(f.name for f in fields(Attributes))
 
 # Statements are built once: SQLAlchemy caches their compiled form, which keeps each call cheap.
 _INSERT_TURN = insert(turns)
@@ -71,115 +66,6 @@ def _storage_error(exc: BaseException, action: str) -> StorageError:
     lines = str(cause).strip().splitlines()
     detail = lines[0] if lines else ""
     return StorageError(f"could not {action}: {type(cause).__name__}: {detail}".rstrip(": "))
-
-
-def _require_storable_mapping(name: str, values: Mapping[str, str]) -> None:
-    for key, value in values.items():
-        _require_storable(f"{name} key", key)
-        _require_storable(f"{name}[{key!r}]", value)
-
-
-def _session_values(session: Session) -> dict[str, Any]:
-    """The columns a save writes, after checking every text can be stored."""
-    slots = session.slots.as_dict()
-    for name in _SESSION_TEXT_FIELDS:
-        _require_storable(name, getattr(session, name))
-    _require_storable_mapping("slots", slots)
-    return {
-        "state": str(session.state),
-        "intent": session.intent,
-        "slots": slots,
-        "awaiting": session.awaiting,
-        "clarify_count": session.clarify_count,
-        "verified_customer": session.verified_customer,
-        "verified_at": session.verified_at,
-        "failed_verifications": session.failed_verifications,
-        "locked_until": session.locked_until,
-        "offered": list(session.offered),
-    }
-
-
-def _session_from_row(row: Row[Any]) -> Session:
-    slots = {k: str(v) for k, v in (row.slots or {}).items() if k in _SLOT_NAMES and v is not None}
-    return Session(
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        user_id=row.user_id,
-        state=DialogueState(row.state),
-        intent=row.intent,
-        slots=Attributes(**slots),
-        awaiting=row.awaiting,
-        clarify_count=row.clarify_count,
-        verified_customer=row.verified_customer,
-        verified_at=row.verified_at,
-        failed_verifications=row.failed_verifications,
-        locked_until=row.locked_until,
-        offered=tuple(str(label) for label in (row.offered or ())),
-        version=row.version,
-    )
-
-
-def _turn_values(record: TurnRecord) -> dict[str, Any]:
-    for name in ("conversation_id", "channel", "user_id", "direction", "text", "corrected_text"):
-        _require_storable(name, getattr(record, name))
-    for name in ("intent", "state", "outcome", "message_id"):
-        _require_storable(name, getattr(record, name))
-    _require_storable_mapping("attributes", record.attributes)
-    return {
-        "conversation_id": record.conversation_id,
-        "channel": record.channel,
-        "user_id": record.user_id,
-        "direction": record.direction,
-        "text": record.text,
-        "corrected_text": record.corrected_text,
-        "intent": record.intent,
-        "confidence": record.confidence,
-        "attributes": dict(record.attributes),
-        "state": record.state,
-        "outcome": record.outcome,
-        "latency_ms": record.latency_ms,
-        "message_id": record.message_id,
-        "created_at": record.created_at,
-        "quick_replies": list(record.quick_replies),
-        "feedback": record.feedback,
-        "model_calls": [_call_values(call) for call in record.model_calls],
-    }
-
-
-def _call_values(call: ModelCall) -> dict[str, Any]:
-    _require_storable("model", call.model)
-    return {
-        "purpose": call.purpose,
-        "model": call.model,
-        "tokens_in": call.tokens_in,
-        "tokens_out": call.tokens_out,
-        "latency_ms": round(call.latency_ms, 3),
-        "outcome": call.outcome,
-    }
-
-
-def _handoff_values(record: HandoffRecord) -> dict[str, Any]:
-    for name in ("conversation_id", "channel", "user_id", "reason", "last_message"):
-        _require_storable(name, getattr(record, name))
-    return {
-        "conversation_id": record.conversation_id,
-        "channel": record.channel,
-        "user_id": record.user_id,
-        "reason": record.reason,
-        "last_message": record.last_message,
-        "created_at": record.created_at,
-    }
-
-
-def _handoff_from_row(row: Row[Any]) -> HandoffRecord:
-    return HandoffRecord(
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        user_id=row.user_id,
-        reason=row.reason,
-        last_message=row.last_message,
-        created_at=row.created_at,
-    )
 
 
 def _execute(conn: Connection, statement: Any, values: Any) -> None:
@@ -281,7 +167,7 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
         if row is None:
             return Session(conversation_id=str(uuid.uuid4()), channel=channel, user_id=user_id)
         try:
-            return _session_from_row(row)
+            return session_from_row(row)
         except _FAILURES as exc:
             raise _storage_error(exc, "load a session") from exc
 
@@ -306,9 +192,9 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
         """
         write = TurnWrite(
             session=session,
-            session_values=_session_values(session),
-            turn_rows=[_turn_values(record) for record in records],
-            handoff_rows=[_handoff_values(record) for record in handoff_records],
+            session_values=session_values(session),
+            turn_rows=[turn_values(record) for record in records],
+            handoff_rows=[handoff_values(record) for record in handoff_records],
         )
         self._require_runner()
         assert self._committer is not None  # set together with the engine
@@ -316,11 +202,11 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
 
     async def log_turn(self, record: TurnRecord) -> None:
         """Append one inbound or outbound message to the turn log."""
-        await self._insert(_INSERT_TURN, _turn_values(record), "log a turn")
+        await self._insert(_INSERT_TURN, turn_values(record), "log a turn")
 
     async def record_handoff(self, record: HandoffRecord) -> None:
         """Record that a conversation was handed to human staff."""
-        await self._insert(_INSERT_HANDOFF, _handoff_values(record), "record a handoff")
+        await self._insert(_INSERT_HANDOFF, handoff_values(record), "record a handoff")
 
     async def _insert(self, statement: Any, values: dict[str, Any], action: str) -> None:
         runner = self._require_runner()
@@ -408,7 +294,7 @@ class SQLConversationStore(Mailbox, ModelVersions, CandidateStore):
         if conversation_id is not None:
             _require_storable("conversation_id", conversation_id)
             query = query.where(handoffs.c.conversation_id == conversation_id)
-        return [_handoff_from_row(row) for row in await self._fetch(query, "read the handoffs")]
+        return [handoff_from_row(row) for row in await self._fetch(query, "read the handoffs")]
 
     async def count_turns(self) -> int:
         """How many messages the turn log holds, over all conversations."""
