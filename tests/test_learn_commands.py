@@ -4,39 +4,17 @@ databases a runtime (the real engine) wrote."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from core.learning.export import fine_tuning_record
 from core.learning.types import Example
 from shopbot.app import Runtime
 from tests.core.learning.conversations import converse
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.shopbot_cli import run_shopbot
 
 
 def _shopbot(runtime: Runtime, *args: str, stdin: str = "", **env: str) -> str:
-    settings = runtime.settings
-    variables = {
-        **os.environ,
-        "SHOPBOT_STORAGE_URL": settings.database_url,
-        "SHOPBOT_CRM_DEMO_DATABASE": str(settings.demo_database_path),
-        **env,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "shopbot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=variables,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_shopbot(runtime.settings, *args, stdin=stdin, env=env)
 
 
 async def _three_candidates(runtime: Runtime) -> None:
