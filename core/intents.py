@@ -61,6 +61,10 @@ MIN_EXAMPLES = 5
 _INTENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _HAS_DIGIT = re.compile(r"#?\w*\d\w*")
+# The placeholders core/learning/placeholders.py writes into learnt examples, as what the real
+# values look like after normalisation: a name carries no intent and is dropped.
+_LEARNT_PLACEHOLDER = re.compile(r"<(number|phone|email|name)>")
+_AS_NORMALISED = {"number": " _num_ ", "phone": " _num_ ", "email": " _email_ ", "name": " "}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +143,11 @@ def _string_list(raw: object, where: str, minimum: int) -> tuple[str, ...]:
 def normalise_text(text: str) -> str:
     """Lower-case, with emails and anything containing a digit (order numbers) as placeholders.
 
-    "where is #1003" and "where is order 99999" then look alike to the model.
+    "where is #1003" and "where is order 99999" then look alike to the model, and so does a
+    learnt example stored as "where is <number>" (its personal data replaced).
     """
-    text = _EMAIL.sub(" _email_ ", text.lower())
+    text = _LEARNT_PLACEHOLDER.sub(lambda m: _AS_NORMALISED[m.group(1)], text.lower())
+    text = _EMAIL.sub(" _email_ ", text)
     return _HAS_DIGIT.sub(" _num_ ", text)
 
 

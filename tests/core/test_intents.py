@@ -15,8 +15,10 @@ from core.intents import (
     generate_gibberish,
     load_or_train,
     load_training_data,
+    normalise_text,
     train_classifier,
 )
+from core.learning.placeholders import PLACEHOLDERS
 from core.ports import IntentClassifier
 from core.spelling import SpellingCorrector
 from core.vocabulary import domain_vocabulary
@@ -346,3 +348,31 @@ def test_bad_training_file_names_the_problem(tmp_path: Path, content: str, probl
 def test_missing_training_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read intent training data"):
         load_training_data(tmp_path / "absent.yaml")
+
+
+def test_learnt_placeholders_look_like_the_values_they_replaced() -> None:
+    for placeholder in PLACEHOLDERS:
+        assert "<" not in normalise_text(f"about {placeholder} please")
+    assert normalise_text("where is <number>").split() == normalise_text("where is #12345").split()
+    assert normalise_text("mail <email>").split() == normalise_text("mail a@b.example").split()
+    assert normalise_text("call <phone>").split() == normalise_text("call 5550100").split()
+    assert normalise_text("hi, I'm <name>").split() == ["hi,", "i'm"]
+
+
+def test_examples_learnt_with_placeholders_teach_messages_with_real_numbers(
+    data: TrainingData,
+) -> None:
+    # What `learn train` adds: customers' messages with their order numbers replaced.
+    learnt = (
+        "package <number> still not here",
+        "tracking <number> says nothing",
+        "nothing came for <number> yet",
+        "my parcel <number> is missing",
+        "still waiting on <number> mate",
+        "any news about <number>",
+    )
+    taught = TrainingData(
+        intents={**data.intents, "order_status": data.intents["order_status"] + learnt},
+        out_of_scope=data.out_of_scope,
+    )
+    assert train_classifier(taught).classify_text("any news about 77812").intent == "order_status"
