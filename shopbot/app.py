@@ -194,7 +194,8 @@ class Runtime:
         """The active stored version when there is one, else the shipped model (trained from
         the training file, or its cached copy). When the active version cannot be loaded, the
         newest earlier promoted one that can — what the servers already running still serve —
-        and the reloader keeps trying the active one."""
+        and the reloader keeps trying the active one. A version trained for other intents than
+        the training file has is passed over the same way."""
         active = await self.models.active()
         if active is not None:
             candidates = [active, *await self._earlier_promoted(active)]
@@ -203,6 +204,8 @@ class Runtime:
                     classifier = await self.models.load(version)
                 except (ModelArtifactError, ModelRegistryError) as exc:
                     log.error("cannot load intent model %s: %s", version.name, exc)
+                    continue
+                if not self._fits_training_file(classifier, version.name):
                     continue
                 self._served(version.number, version.name)
                 return classifier
@@ -229,8 +232,27 @@ class Runtime:
         )
         self._model_reloads = asyncio.create_task(reloader.run(), name="shopbot-model-reload")
 
+    def _fits_training_file(self, classifier: LocalIntentClassifier, name: str) -> bool:
+        """Whether a stored version knows exactly the training file's intents. One trained
+        before intents were added to or removed from the file would never recognise the new
+        ones and would still answer with the removed ones: it is not served (logged)."""
+        known, wanted = set(classifier.intents), set(self.training_data.intents)
+        if known == wanted:
+            return True
+        log.warning(
+            "intent model %s was trained for other intents than %s has (not in the model: %s; "
+            "no longer in the file: %s): not served; run `shopbot learn train` to train one",
+            name,
+            self.settings.nlu.training_data,
+            ", ".join(sorted(wanted - known)) or "none",
+            ", ".join(sorted(known - wanted)) or "none",
+        )
+        return False
+
     def _swap_model(self, classifier: LocalIntentClassifier, version: ModelVersion) -> None:
         """Serve ``classifier`` from the next message on (a turn in progress keeps its verdict)."""
+        if not self._fits_training_file(classifier, version.name):
+            return
         if self._local is not None:
             self._local.classifier = classifier
             self._served(version.number, version.name)
