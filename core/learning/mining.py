@@ -15,10 +15,15 @@ candidate is dropped when it is
 * ``dissimilar``: less similar than ``min_similarity`` to both the successful phrasing and the
   intent's shipped examples (:class:`~core.learning.signals.TextSimilarity`; comparing with the
   examples too matters, since a paraphrase shares few letters with any single phrasing).
+  A success of one of the :data:`GIVING_UP_INTENTS` (a person, a greeting, a goodbye) is often
+  the customer giving up or leaving, not rephrasing: there the failed message must be similar to
+  the successful phrasing itself — or, when the bot understood nothing of it, be closer to that
+  intent's examples than to any other intent's.
 
 Score (0..1) of a kept candidate, used by auto-accept (``learning.auto_accept_score``)::
 
     score = 0.5 * min(1, similarity / 0.5)      how close to the successful phrasing / intent
+                                                (for GIVING_UP_INTENTS: to the phrasing only)
           + 0.3 * language_score                how much of it is real words
           + 0.2 * evidence * proximity          how clearly it failed, how directly success came
 
@@ -40,6 +45,7 @@ from typing import Protocol
 from config.settings import LearningSettings
 from core.learning.placeholders import PLACEHOLDERS, english_frequency, with_placeholders
 from core.learning.signals import (
+    HUMAN_AGENT,
     CustomerTurn,
     LoggedTurn,
     Signal,
@@ -51,6 +57,7 @@ from core.learning.types import Candidate, Provenance
 
 __all__ = [
     "GIBBERISH_BELOW",
+    "GIVING_UP_INTENTS",
     "MinedCandidate",
     "Miner",
     "MiningLog",
@@ -64,6 +71,11 @@ __all__ = [
 
 GIBBERISH_BELOW = 0.5
 """A candidate whose :func:`language_score` is below this is gibberish."""
+
+GIVING_UP_INTENTS = frozenset({HUMAN_AGENT, "greeting", "goodbye"})
+"""The hand-off and small-talk intents (the skills of ``core.skills`` that serve no shop
+request): what a customer says when giving up on the bot, leaving or starting over, so the
+message before one of them is seldom a rephrasing of it."""
 
 _EVIDENCE = {"not_understood": 1.0, "thumbs_down": 1.0, "asked_for_human": 0.8, "rephrased": 0.6}
 _SIMILARITY_SATURATES = 0.5
@@ -257,11 +269,7 @@ class Miner:
     ) -> tuple[MinedCandidate, str | None]:
         intent = success.intent or ""
         text = self.redact(failed.turn.text).strip()
-        success_text = self.redact(success.text)
-        similarity = max(
-            self.similarity(text, success_text),
-            max((self.similarity(text, e) for e in self._examples.get(intent, ())), default=0.0),
-        )
+        similarity, like_intent = self._similarity(failed, text, success)
         language = language_score(text, self.shop_words)
         evidence = _EVIDENCE.get(failed.reason, 0.5)
         proximity = 1.0 - 0.5 * (gap - 1) / self.options.window_turns
@@ -278,7 +286,26 @@ class Miner:
             succeeded_at=success.created_at,
         )
         candidate = MinedCandidate(text, intent, round(min(1.0, score), 4), provenance)
-        return candidate, self._drop_reason(failed, candidate, similarity, language)
+        return candidate, self._drop_reason(failed, candidate, like_intent, language)
+
+    def _similarity(self, failed: Signal, text: str, success: CustomerTurn) -> tuple[float, float]:
+        """How similar ``text`` is to the successful phrasing or intent, for the score; and how
+        much it is like the success's intent, for dropping it as ``dissimilar`` (module doc)."""
+        intent = success.intent or ""
+        phrasing = self.similarity(text, self.redact(success.text))
+        if intent not in GIVING_UP_INTENTS:
+            like = max(phrasing, self._like(text, intent))
+            return like, like
+        if failed.turn.intent is None:
+            closest = {name: self._like(text, name) for name in self._examples}
+            if max(closest, key=closest.__getitem__, default=None) == intent:
+                return phrasing, max(phrasing, closest[intent])
+        return phrasing, phrasing
+
+    def _like(self, text: str, intent: str) -> float:
+        """``text``'s similarity to the closest shipped example of ``intent``."""
+        examples = self._examples.get(intent, ())
+        return max((self.similarity(text, example) for example in examples), default=0.0)
 
     def _drop_reason(
         self, failed: Signal, candidate: MinedCandidate, similarity: float, language: float

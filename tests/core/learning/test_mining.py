@@ -155,3 +155,24 @@ def test_language_score_tells_words_from_mashes() -> None:
     assert language_score("asdf qwer zxcv") < 0.5
     assert language_score("hjkl ghfd") < 0.5
     assert language_score("<number> <email>") == 0.0
+
+
+async def test_asking_for_a_person_or_leaving_is_not_taken_as_a_rephrasing(
+    runtime: Runtime,
+) -> None:
+    # Answered wrongly or not understood, the customer gives up: wants a person, says bye, or
+    # starts over with a greeting. None of these says what the first message meant.
+    await converse(runtime, "quin", ["this is useless, my order is wrong", "talk to a person"])
+    await converse(
+        runtime, "rae", ["nobody is answering my question about a refund", "talk to a human"]
+    )
+    await converse(runtime, "sam", ["my discount code does not work", "bye"])
+    await converse(runtime, "tia", ["my discount code does not work", "hi"])
+    # A request for a person the bot did not understand, then said in words it knows.
+    await converse(runtime, "una", ["get me somebody real on the line", "talk to a person"])
+    report = await mine(runtime.store, await miner_for(runtime))
+
+    [candidate] = report.stored
+    assert (candidate.text, candidate.intent) == ("get me somebody real on the line", "human_agent")
+    assert candidate.score < 0.6  # unlike the successful phrasing: a reviewer decides
+    assert report.dropped == {"dissimilar": 4}
