@@ -69,7 +69,8 @@ async def mine(settings: Settings, args: argparse.Namespace) -> int:
         accepted: list[Candidate] = []
         threshold = settings.learning.auto_accept_score
         if threshold is not None:
-            accepted = await learning.store.accept_candidates(threshold)
+            new = [candidate.id for candidate in report.stored]
+            accepted = await learning.store.accept_candidates(threshold, among=new)
     print(_summary(report, len(accepted)))
     return 0
 

@@ -41,6 +41,19 @@ async def test_mine_auto_accepts_above_the_configured_score(runtime: Runtime) ->
     assert len(await runtime.store.accepted_examples()) == 3
 
 
+async def test_mine_auto_accepts_only_its_own_new_candidates(runtime: Runtime) -> None:
+    await _three_candidates(runtime)
+    _shopbot(runtime, "learn", "mine")  # no rule yet: three candidates wait for a reviewer
+    await converse(runtime, "e", ["where's me parcel gone mate", "where is my order"])
+
+    out = _shopbot(runtime, "learn", "mine", SHOPBOT_LEARNING_AUTO_ACCEPT_SCORE="0.0")
+
+    assert "1 stored, 1 auto-accepted." in out
+    [accepted] = await runtime.store.candidates("accepted")
+    assert accepted.text == "where's me parcel gone mate"
+    assert len(await runtime.store.candidates("pending")) == 3
+
+
 async def test_review_from_a_pipe_accepts_rejects_and_relabels(runtime: Runtime) -> None:
     await _three_candidates(runtime)
     _shopbot(runtime, "learn", "mine")
@@ -116,8 +129,9 @@ async def test_export_writes_accepted_and_logged_examples(runtime: Runtime, tmp_
 
 def test_fine_tuning_answers_hold_the_details_the_text_gives() -> None:
     example = Example("order <number> never came, email me at <email>", "order_status")
-    record = fine_tuning_record(example, "system", lambda text: text)
-    user, answer = record["messages"][1]["content"], record["messages"][2]["content"]
+    messages = fine_tuning_record(example, "system", lambda text: text)["messages"]
+    assert isinstance(messages, list)
+    user, answer = messages[1]["content"], messages[2]["content"]
     assert user == "order 10231 never came, email me at customer@example.com"
     assert json.loads(answer) == {
         "intent": "order_status",
@@ -128,4 +142,5 @@ def test_fine_tuning_answers_hold_the_details_the_text_gives() -> None:
         "problem": None,
     }
     other = fine_tuning_record(Example("I want <number> lamps", "product_info"), "s", str)
+    assert isinstance(other["messages"], list)
     assert json.loads(other["messages"][2]["content"])["order_number"] is None

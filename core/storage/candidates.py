@@ -8,7 +8,7 @@ turn log for mining, a batch of conversations at a time, so a large log is never
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -77,16 +77,24 @@ class CandidateStore:
         return None if row is None else _candidate(row)
 
     async def accept_candidates(
-        self, min_score: float, *, now: datetime | None = None
+        self,
+        min_score: float,
+        *,
+        among: Collection[int] | None = None,
+        now: datetime | None = None,
     ) -> list[Candidate]:
-        """Accept every pending candidate scoring at least ``min_score`` (the auto-accept rule);
-        returns the candidates accepted."""
+        """Accept every pending candidate scoring at least ``min_score`` (the auto-accept rule),
+        or only those of them whose id is ``among`` (e.g. one mining run's); returns the
+        candidates accepted."""
+        conditions = [
+            learning_candidates.c.status == "pending",
+            learning_candidates.c.score >= min_score,
+        ]
+        if among is not None:
+            conditions.append(learning_candidates.c.id.in_(list(among)))
         statement = (
             update(learning_candidates)
-            .where(
-                learning_candidates.c.status == "pending",
-                learning_candidates.c.score >= min_score,
-            )
+            .where(*conditions)
             .values(status="accepted", reviewed_at=now or utcnow())
             .returning(*learning_candidates.c)
         )
