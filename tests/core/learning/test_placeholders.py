@@ -51,6 +51,64 @@ def test_personal_data_becomes_placeholders(text: str, expected: str | None) -> 
     assert with_placeholders(text, SHOP) == (text if expected is None else expected)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A name starting a sentence: before a surname, "here" / "speaking", or a full stop.
+        ("Sarah Jones here", "<name> here"),
+        ("Mark here.", "<name> here."),
+        ("hi sarah here, my parcel is late", "hi <name> here, my parcel is late"),
+        ("John. where is my order", "<name>. where is my order"),
+        ("John Smith", "<name>"),
+        # Introductions in lower case, with a lower-case surname.
+        ("i'm john smith", "i'm <name>"),
+        ("hi this is sarah", "hi this is <name>"),
+        ("it's me, priya", "it's me, <name>"),
+        ("thanks, sarah", "thanks, <name>"),
+        ("Thanks, John", "Thanks, <name>"),
+        ("Regards,\nJohn Smith", "Regards,\n<name>"),
+        ("I'm Mark and my order is late", "I'm <name> and my order is late"),
+        # Names in capitals.
+        ("JOHN SMITH order 12345", "<name> order <number>"),
+        ("MY NAME IS JOHN SMITH", "MY NAME IS <name>"),
+    ],
+)
+def test_names_are_found_wherever_a_customer_gives_them(text: str, expected: str) -> None:
+    assert with_placeholders(text, SHOP) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Where is my order",
+        "Hello, I need help",
+        "Thanks.",
+        "Refund.",
+        "Monday.",
+        "Aurora Wireless here",
+        "Aurora Wireless Headphones.",
+        "my USB cable is broken",
+        "OK thanks",
+        "I need it ASAP",
+        "my PIN is wrong",
+        "MY PARCEL ARRIVED DAMAGED",
+        "I'm waiting for my parcel",
+        "this is taking forever",
+        "it's broken",
+        "it's delayed again",
+        "this is unacceptable",
+        "i'm frustrated",
+        "call me back please",
+        "cheers, mate",
+        "Same here",
+        "Honestly speaking, no",
+        "Rose gold version please",
+    ],
+)
+def test_ordinary_text_keeps_its_words(text: str) -> None:
+    assert with_placeholders(text, SHOP) == text
+
+
 def test_redacted_and_raw_messages_get_the_same_placeholders() -> None:
     raw = "I'm Zoe, mail zoe.k@example.com or ring 555-123-4567 about #1003"
     assert with_placeholders(redact_text(raw)) == with_placeholders(raw)
