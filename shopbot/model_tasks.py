@@ -19,7 +19,7 @@ from core.learning.evaluation import (
     read_jsonl,
     write_confusion_png,
 )
-from core.learning.registry import ModelRegistry, ModelVersion
+from core.learning.registry import PROMOTED, ModelRegistry, ModelVersion
 from core.learning.types import Example
 from core.storage import SQLConversationStore
 from shopbot.app import training_data
@@ -27,6 +27,7 @@ from shopbot.model_commands import EVALUATION_SET
 
 if TYPE_CHECKING:  # scikit-learn loads only in the commands that need it
     from core.intents import LocalIntentClassifier
+    from core.learning.training import AcceptedCounts, TrainingOutcome
 
 __all__ = [
     "eval_command",
@@ -72,11 +73,9 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
         )
     if outcome.first_version is not None:
         print(f"Stored the shipped model as {outcome.first_version.name} (active).")
-    print(
-        f"{len(accepted)} accepted example(s); evaluating on {outcome.evaluation_count} messages."
-    )
+    print(f"{_accounting(outcome.examples)}; evaluating on {outcome.evaluation_count} messages.")
     if outcome.candidate is None or outcome.verdict is None:
-        print(f"Nothing new to train on: {outcome.baseline_name} already has these examples.")
+        print(_nothing_new(outcome))
         return 0
     baseline_name = outcome.baseline_name
     assert outcome.frozen_candidate is not None  # set whenever there is a candidate
@@ -96,16 +95,38 @@ async def train_command(settings: Settings, args: argparse.Namespace) -> int:
         decision = "would be promoted" if verdict.promoted else "would be rejected"
         print(f"Dry run: {decision}: {verdict.reason}. Nothing stored.")
         return 0
-    assert outcome.stored is not None
-    name = outcome.stored.name
-    if verdict.promoted:
+    stored = outcome.stored
+    assert stored is not None
+    if stored.status == PROMOTED:
         interval = settings.learning.reload_interval_seconds
-        print(f"{name} promoted and active: {verdict.reason}.")
+        print(f"{stored.name} promoted and active: {stored.reason}.")
         print(f"Running servers switch to it within {interval:g} s.")
         return 0
-    print(f"{name} rejected: {verdict.reason}.")
-    print(f"It is stored; `shopbot model promote {name} --force` would activate it anyway.")
+    print(f"{stored.name} rejected: {stored.reason}.")
+    if not verdict.promoted:  # otherwise it lost the race to another version: train again
+        print(f"It is stored; `shopbot model promote {stored.name} --force` activates it anyway.")
     return 1
+
+
+def _accounting(counts: AcceptedCounts) -> str:
+    """What became of the accepted examples: trained on, held out, skipped (intents named)."""
+    parts = [f"{counts.trained} trained on", f"{counts.held_out} held out for evaluation"]
+    if counts.duplicates:
+        parts.append(f"{counts.duplicates} already known (a shipped or evaluation example)")
+    if counts.skipped:
+        intents = ", ".join(counts.skipped_intents)
+        parts.append(f"{counts.skipped} skipped (intents not in the training file: {intents})")
+    return f"{counts.total} accepted example(s): {', '.join(parts)}"
+
+
+def _nothing_new(outcome: TrainingOutcome) -> str:
+    same = outcome.same_examples
+    if same is None:
+        return f"Nothing new to train on: {outcome.baseline_name} already has these examples."
+    return (
+        f"Nothing new to train on: {same.name} ({same.status}) was trained on exactly "
+        "these examples."
+    )
 
 
 def _comparison(

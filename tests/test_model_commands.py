@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +13,12 @@ import pytest
 import yaml
 
 from core.learning.mining import MinedCandidate
-from core.learning.types import Provenance
+from core.learning.training import is_held_out
+from core.learning.types import Example, Provenance
 from core.storage import SQLConversationStore
 from shopbot.cli import main
 from tests.core.learning.examples import GERMAN_ORDER_STATUS
+from tests.core.learning.test_training import MISLABELLED_RETURNS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -61,6 +64,10 @@ def test_train_list_promote_and_rollback(
     capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
 ) -> None:
     accept(tmp_path, GERMAN_ORDER_STATUS, "order_status")
+    # An intent the training file does not have (any more): not trained on, and said so.
+    accept(tmp_path, ["redeem my gift card please", "what is my gift card balance"], "gift_cards")
+    held = sum(is_held_out(Example(text, "order_status")) for text in GERMAN_ORDER_STATUS)
+    trained = len(GERMAN_ORDER_STATUS) - held
 
     status, out, _ = shopbot(capsys, config, "learn", "train", "--dry-run")
     assert status == 0
@@ -80,7 +87,10 @@ def test_train_list_promote_and_rollback(
     status, out, _ = shopbot(capsys, config, "learn", "train")
     assert status == 0, out
     assert "Stored the shipped model as v1 (active)." in out
-    assert "12 accepted example(s)" in out
+    assert (
+        f"14 accepted example(s): {trained} trained on, {held} held out for evaluation, "
+        "2 skipped (intents not in the training file: gift_cards); evaluating on"
+    ) in out
     assert "v2 promoted and active" in out
 
     status, out, _ = shopbot(capsys, config, "model", "list")
@@ -91,7 +101,7 @@ def test_train_list_promote_and_rollback(
     ]  # fmt: skip
     assert lines[1].split()[:2] == ["v1", "promoted"]
     assert lines[2].split()[:3] == ["*", "v2", "promoted"]
-    assert int(lines[2].split()[6]) > 0  # accepted examples trained on
+    assert int(lines[2].split()[6]) == trained  # accepted examples trained on
 
     status, out, _ = shopbot(capsys, config, "model", "rollback", "v1")
     assert status == 0 and out.startswith("v1 is now active")
@@ -107,7 +117,27 @@ def test_train_list_promote_and_rollback(
 
     # Nothing accepted since: no new version.
     status, out, _ = shopbot(capsys, config, "learn", "train")
-    assert status == 0 and "Nothing new to train on" in out
+    assert status == 0
+    assert "Nothing new to train on: v2 (promoted) was trained on exactly these examples." in out
+
+
+def test_a_rejected_version_is_not_trained_again_and_damaged_metrics_are_named(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    accept(tmp_path, MISLABELLED_RETURNS, "human_agent")
+    status, out, _ = shopbot(capsys, config, "learn", "train")
+    assert status == 1 and re.search(r"^v2 rejected: .*return_policy F1 fell from", out, re.M), out
+    status, out, _ = shopbot(capsys, config, "learn", "train")
+    assert status == 0, out
+    assert "Nothing new to train on: v2 (rejected) was trained on exactly these examples." in out
+    status, out, _ = shopbot(capsys, config, "model", "list")
+    assert [line.split()[0] for line in out.splitlines()[1:3]] == ["*", "v2"]  # no v3
+
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute("UPDATE model_versions SET metrics = '{\"count\": 3}' WHERE id = 2")
+    status, out, err = shopbot(capsys, config, "model", "list")
+    assert status == 1 and out == ""
+    assert "model v2: its stored metrics are damaged" in err and "Traceback" not in err
 
 
 def _jsonl(path: Path, rows: list[dict[str, str | None]]) -> Path:

@@ -63,8 +63,9 @@ class ModelRegistryError(ShopbotError):
 
 
 class ModelArtifactError(ModelRegistryError):
-    """A stored model that must not be loaded: its bytes do not match their sha256, or they
-    were written by another model format or scikit-learn version."""
+    """A stored model that must not be loaded: its bytes do not match their sha256, they were
+    written by another model format or scikit-learn version, or its stored metrics are damaged.
+    The message names the version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +98,12 @@ class ModelStore(Protocol):
     """The storage the registry needs (``SQLConversationStore`` provides it)."""
 
     async def add_model_version(
-        self, version: ModelVersion, artifact: bytes, *, activate: bool
+        self, version: ModelVersion, artifact: bytes, *, activate: bool, compared_with: int | None
     ) -> ModelVersion: ...
+
+    async def add_first_model_version(
+        self, version: ModelVersion, artifact: bytes
+    ) -> ModelVersion | None: ...
 
     async def model_versions(self) -> list[ModelVersion]: ...
 
@@ -212,15 +217,39 @@ class ModelRegistry:
         )
 
     async def add(
-        self, classifier: LocalIntentClassifier, version: ModelVersion, *, activate: bool
+        self,
+        classifier: LocalIntentClassifier,
+        version: ModelVersion,
+        *,
+        activate: bool,
+        compared_with: int | None = None,
     ) -> ModelVersion:
         """Store ``classifier`` with the metadata of ``version`` (its number, sha256 and size are
-        assigned here), making it the active version when ``activate``; the stored version."""
+        assigned here); the stored version. With ``activate``, it becomes the active version if
+        the active one is still version ``compared_with`` (``None``: none was active), checked
+        in the same transaction; otherwise it is stored not active and rejected, its reason
+        naming the version that became active meanwhile (train again)."""
+        artifact, draft = await self._draft(classifier, version)
+        return await self._store.add_model_version(
+            draft, artifact, activate=activate, compared_with=compared_with
+        )
+
+    async def add_first(
+        self, classifier: LocalIntentClassifier, version: ModelVersion
+    ) -> ModelVersion | None:
+        """Store ``classifier`` as the active version if no version is active yet, in one
+        transaction; ``None`` (nothing stored) when another run stored one meanwhile."""
+        artifact, draft = await self._draft(classifier, version)
+        return await self._store.add_first_model_version(draft, artifact)
+
+    async def _draft(
+        self, classifier: LocalIntentClassifier, version: ModelVersion
+    ) -> tuple[bytes, ModelVersion]:
         artifact, sha256 = await asyncio.to_thread(serialize_model, classifier)
         draft = replace(
             version, number=0, sha256=sha256, size=len(artifact), created_at=self._clock()
         )
-        return await self._store.add_model_version(draft, artifact, activate=activate)
+        return artifact, draft
 
     async def promote(self, name: str, *, force: bool = False) -> ModelVersion:
         """Make version ``name`` the active one. A rejected version only with ``force``; a
@@ -262,8 +291,9 @@ class ModelRegistry:
 class ModelReloader:
     """Follows the active version in a running server: every ``interval`` seconds it reads the
     active version's number and, when it differs from the loaded one, loads that version and
-    hands it to ``swap`` (which replaces the classifier in place). A failed check is logged and
-    retried at the next interval; the server keeps serving the model it has."""
+    hands it to ``swap`` (which replaces the classifier in place). A failed check, whatever the
+    failure, is logged and retried at the next interval; the server keeps serving the model it
+    has."""
 
     def __init__(
         self,
@@ -301,9 +331,17 @@ class ModelReloader:
             await asyncio.sleep(self._interval)
             try:
                 await self.check()
-            except (StorageError, ModelRegistryError) as exc:
-                if str(exc) != last_failure:
-                    log.warning("could not check for a new intent model: %s", exc)
-                last_failure = str(exc)
+            except Exception as exc:  # a server must never stop following promotions
+                failure = f"{type(exc).__name__}: {exc}"
+                if failure != last_failure:
+                    _log_failure(exc)
+                last_failure = failure
             else:
                 last_failure = None
+
+
+def _log_failure(exc: Exception) -> None:
+    if isinstance(exc, StorageError | ModelRegistryError):
+        log.warning("could not check for a new intent model: %s", exc)
+    else:  # a bug: keep its traceback
+        log.error("could not check for a new intent model", exc_info=exc)

@@ -40,6 +40,8 @@ from core.types import utcnow
 
 __all__ = [
     "HOLDOUT_MODULUS",
+    "SHIPPED_MODEL",
+    "AcceptedCounts",
     "CandidateModel",
     "TrainingOutcome",
     "evaluation_examples",
@@ -53,6 +55,8 @@ __all__ = [
 
 HOLDOUT_MODULUS = 5
 """One accepted example in this many is held out for evaluation (see the module docstring)."""
+SHIPPED_MODEL = "the shipped model"
+"""What the model trained from the training file alone is called before it is stored."""
 
 
 def example_key(text: str) -> str:
@@ -148,15 +152,30 @@ def train_candidate(
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptedCounts:
+    """What became of the accepted examples in one run: ``trained`` on, ``held_out`` for
+    evaluation, ``duplicates`` (already a shipped or evaluation example, or accepted twice) and
+    ``skipped``: those of intents the training data no longer has (``skipped_intents``)."""
+
+    total: int
+    trained: int
+    held_out: int
+    duplicates: int
+    skipped: int
+    skipped_intents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingOutcome:
     """What ``learn train`` did. ``candidate`` and ``verdict`` are ``None`` when there was
-    nothing new to train on (the active model was trained on exactly these examples);
+    nothing new to train on: ``same_examples`` is then the stored version trained on exactly
+    these examples (``None``: the shipped model, on a dry run before any version is stored).
     ``baseline`` is the active model's (or the shipped one's) report on the same evaluation set;
-    ``stored`` the new version (``None`` on a dry run); ``first_version`` the shipped model,
-    when it was stored just now as the first version. ``frozen_baseline`` and
-    ``frozen_candidate`` are the reports on the frozen examples alone (the shop's own
-    yardstick, without the held-out accepted ones); ``baseline_threshold`` is the baseline's
-    unknown threshold."""
+    ``stored`` the new version (``None`` on a dry run; rejected, with the reason, when another
+    version became active while it was trained); ``first_version`` the shipped model, when it
+    was stored just now as the first version. ``frozen_baseline`` and ``frozen_candidate`` are
+    the reports on the frozen examples alone (the shop's own yardstick, without the held-out
+    accepted ones); ``baseline_threshold`` is the baseline's unknown threshold."""
 
     candidate: CandidateModel | None
     baseline: EvaluationReport
@@ -164,6 +183,8 @@ class TrainingOutcome:
     verdict: Verdict | None
     stored: ModelVersion | None
     first_version: ModelVersion | None
+    same_examples: ModelVersion | None
+    examples: AcceptedCounts
     evaluation_count: int
     baseline_threshold: float
     frozen_baseline: EvaluationReport
@@ -185,63 +206,125 @@ async def train_version(
     """Train a candidate on ``shipped`` + ``accepted``, compare it with the active version on
     the evaluation set (``frozen`` + the held-out slice of ``accepted``) and store it as
     promoted (and active) or rejected. When no version is stored yet, the shipped model (trained
-    from the files alone) is stored first as the active ``v1``. ``dry_run`` stores nothing."""
+    from the files alone) is stored first as the active ``v1``. Nothing is trained when a stored
+    version was trained on exactly these examples. ``dry_run`` stores nothing."""
     usable = _known(accepted, shipped)
     evaluation = evaluation_examples(frozen, usable)
-    active = await registry.active()
-    first: ModelVersion | None = None
-    if active is None:
-        progress("training the shipped model (no version stored yet)")
-        baseline_model = await asyncio.to_thread(
-            load_or_train, shipped, cache_dir, threshold=threshold
-        )
-        baseline_name = "the shipped model"
-    else:
-        baseline_model = await registry.load(active)
-        baseline_name = active.name
-    baseline = evaluate(baseline_model.classify_text, evaluation)
-    frozen_baseline = evaluate(baseline_model.classify_text, frozen)
-    if active is None and not dry_run:
-        draft = _version(shipped, 0, baseline, PROMOTED, "the shipped model")
-        first = await registry.add(baseline_model, draft, activate=True)
-        baseline_name = first.name
-    data, _ = merge_examples(shipped, usable, evaluation)
-    if data.fingerprint() == baseline_model.fingerprint:
-        return TrainingOutcome(
-            candidate=None,
-            baseline=baseline,
-            baseline_name=baseline_name,
-            verdict=None,
-            stored=None,
-            first_version=first,
-            evaluation_count=len(evaluation),
-            baseline_threshold=baseline_model.threshold,
-            frozen_baseline=frozen_baseline,
-            frozen_candidate=None,
-        )
-    progress(f"training on {len(usable)} accepted example(s) and the shipped ones")
-    candidate = await asyncio.to_thread(
-        train_candidate, shipped, usable, evaluation, threshold=threshold
+    base = await _baseline(
+        registry,
+        shipped,
+        evaluation,
+        cache_dir=cache_dir,
+        threshold=threshold,
+        dry_run=dry_run,
+        progress=progress,
     )
-    verdict = compare_reports(candidate.report, baseline, max_f1_drop)
-    stored = None
-    if not dry_run:
-        status = PROMOTED if verdict.promoted else REJECTED
-        draft = _version(
-            candidate.data, candidate.accepted_examples, candidate.report, status, verdict.reason
+    data, trained = merge_examples(shipped, usable, evaluation)
+    counts = _counts(accepted, usable, trained)
+    same = await _trained_on(registry, data.fingerprint())
+    candidate = verdict = stored = frozen_candidate = None
+    if same is None and data.fingerprint() != base.model.fingerprint:
+        progress(f"training on {trained} accepted example(s) and the shipped ones")
+        candidate = await asyncio.to_thread(
+            train_candidate, shipped, usable, evaluation, threshold=threshold
         )
-        stored = await registry.add(candidate.classifier, draft, activate=verdict.promoted)
+        verdict = compare_reports(candidate.report, base.report, max_f1_drop)
+        frozen_candidate = evaluate(candidate.classifier.classify_text, frozen)
+        if not dry_run:
+            stored = await _store(registry, candidate, verdict, base.version)
     return TrainingOutcome(
         candidate=candidate,
-        baseline=baseline,
-        baseline_name=baseline_name,
+        baseline=base.report,
+        baseline_name=base.version.name if base.version else SHIPPED_MODEL,
         verdict=verdict,
         stored=stored,
-        first_version=first,
+        first_version=base.first,
+        same_examples=same,
+        examples=counts,
         evaluation_count=len(evaluation),
-        baseline_threshold=baseline_model.threshold,
-        frozen_baseline=frozen_baseline,
-        frozen_candidate=evaluate(candidate.classifier.classify_text, frozen),
+        baseline_threshold=base.model.threshold,
+        frozen_baseline=evaluate(base.model.classify_text, frozen),
+        frozen_candidate=frozen_candidate,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Baseline:
+    """The model a candidate is compared with, its report on the evaluation set, the version it
+    is (``None``: the shipped model, not stored) and whether it was stored just now."""
+
+    model: LocalIntentClassifier
+    report: EvaluationReport
+    version: ModelVersion | None
+    first: ModelVersion | None
+
+
+async def _baseline(
+    registry: ModelRegistry,
+    shipped: TrainingData,
+    evaluation: Sequence[Example],
+    *,
+    cache_dir: Path,
+    threshold: float | None,
+    dry_run: bool,
+    progress: Callable[[str], None],
+) -> _Baseline:
+    """The active version; when there is none, the shipped model, stored as the first version
+    (unless ``dry_run``) — or, when another run stored one meanwhile, that one."""
+    active = await registry.active()
+    if active is None:
+        progress("training the shipped model (no version stored yet)")
+        model = await asyncio.to_thread(load_or_train, shipped, cache_dir, threshold=threshold)
+        report = evaluate(model.classify_text, evaluation)
+        if dry_run:
+            return _Baseline(model, report, None, None)
+        draft = _version(shipped, 0, report, PROMOTED, SHIPPED_MODEL)
+        first = await registry.add_first(model, draft)
+        if first is not None:
+            return _Baseline(model, report, first, first)
+        active = await registry.active()
+        assert active is not None  # another run stored it; the pointer is never removed
+    model = await registry.load(active)
+    return _Baseline(model, evaluate(model.classify_text, evaluation), active, None)
+
+
+async def _trained_on(registry: ModelRegistry, fingerprint: str) -> ModelVersion | None:
+    """The newest stored version trained on exactly the training set ``fingerprint``."""
+    same = [v for v in await registry.versions() if v.fingerprint == fingerprint]
+    return same[-1] if same else None
+
+
+async def _store(
+    registry: ModelRegistry,
+    candidate: CandidateModel,
+    verdict: Verdict,
+    compared_with: ModelVersion | None,
+) -> ModelVersion:
+    """Store ``candidate``, made active only if it was promoted and ``compared_with`` is still
+    the active version (see :meth:`ModelRegistry.add`)."""
+    status = PROMOTED if verdict.promoted else REJECTED
+    draft = _version(
+        candidate.data, candidate.accepted_examples, candidate.report, status, verdict.reason
+    )
+    return await registry.add(
+        candidate.classifier,
+        draft,
+        activate=verdict.promoted,
+        compared_with=compared_with.number if compared_with else None,
+    )
+
+
+def _counts(accepted: Sequence[Example], usable: Sequence[Example], trained: int) -> AcceptedCounts:
+    held_out = sum(1 for e in usable if is_held_out(e))
+    names = {e.intent for e in accepted}
+    kept = {e.intent for e in usable} | {OUT_OF_SCOPE}
+    return AcceptedCounts(
+        total=len(accepted),
+        trained=trained,
+        held_out=held_out,
+        duplicates=len(usable) - held_out - trained,
+        skipped=len(accepted) - len(usable),
+        skipped_intents=tuple(sorted(names - kept)),
     )
 
 

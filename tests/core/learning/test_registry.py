@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from config.settings import CONFIG_DIR
 from core.intents import (
@@ -26,12 +27,14 @@ from core.learning.registry import (
     ModelArtifactError,
     ModelRegistry,
     ModelRegistryError,
+    ModelReloader,
     ModelVersion,
     parse_version,
 )
 from core.learning.training import train_candidate
 from core.learning.types import Example
 from core.storage import SQLConversationStore
+from core.storage.schema import model_versions
 from core.types import InboundMessage, utcnow
 from shopbot.app import Runtime, build_runtime
 from tests.conftest import TestDatabase, runtime_settings
@@ -128,21 +131,80 @@ async def test_promote_and_rollback(
     assert await active_name() == "v1"
 
 
-async def _tamper(database: TestDatabase, number: int) -> None:
-    """Flip a byte in the middle of version ``number``'s stored artifact."""
+async def _names(registry: ModelRegistry) -> list[tuple[str, str, bool]]:
+    """Every version as (name, status, active)."""
+    active = await registry.active_number()
+    return [(v.name, v.status, v.number == active) for v in await registry.versions()]
+
+
+async def test_a_version_is_activated_only_if_the_one_it_was_compared_with_is_still_active(
+    store: SQLConversationStore, small_model: LocalIntentClassifier
+) -> None:
+    registry = ModelRegistry(store)
+    draft = _draft(small_model, PROMOTED)
+    await registry.add(small_model, draft, activate=True)
+    await registry.add(small_model, draft, activate=True, compared_with=1)
+    # Compared with v1, but v2 became active meanwhile (another `learn train`).
+    late = await registry.add(small_model, draft, activate=True, compared_with=1)
+    reason = "v2 became active while this version was trained; train again"
+    assert (late.name, late.status, late.reason) == ("v3", REJECTED, reason)
+    # Compared with v2, but an operator rolled back to v1 meanwhile: the rollback stays.
+    await registry.rollback("v1")
+    undone = await registry.add(small_model, draft, activate=True, compared_with=2)
+    assert (undone.status, undone.reason) == (REJECTED, reason.replace("v2", "v1"))
+    assert await _names(registry) == [
+        ("v1", PROMOTED, True),
+        ("v2", PROMOTED, False),
+        ("v3", REJECTED, False),
+        ("v4", REJECTED, False),
+    ]
+    listed = await registry.version(3)
+    assert listed is not None and listed.reason == reason
+
+
+async def test_concurrent_stores_agree_on_one_first_version_and_one_successor(
+    store: SQLConversationStore, small_model: LocalIntentClassifier, database: TestDatabase
+) -> None:
+    other = SQLConversationStore(database.url, connect_args=database.connect_args)
+    await other.start()
+    try:
+        registries = [ModelRegistry(store), ModelRegistry(other)] * 2
+        draft = _draft(small_model, PROMOTED, "the shipped model")
+        firsts = await asyncio.gather(*(r.add_first(small_model, draft) for r in registries))
+        assert [f.name for f in firsts if f is not None] == ["v1"]
+        assert await _names(registries[0]) == [("v1", PROMOTED, True)]
+        successors = await asyncio.gather(
+            *(r.add(small_model, draft, activate=True, compared_with=1) for r in registries)
+        )
+        assert sorted(s.status for s in successors) == [PROMOTED] + [REJECTED] * 3
+        (winner,) = (s for s in successors if s.status == PROMOTED)
+        assert await registries[1].active_number() == winner.number
+    finally:
+        await other.stop()
+
+
+@asynccontextmanager
+async def _behind_the_store(database: TestDatabase) -> AsyncIterator[AsyncConnection]:
+    """A transaction on ``database`` of its own, as a restored backup or a bad edit would be."""
     engine = create_async_engine(database.url, connect_args=dict(database.connect_args))
     try:
         async with engine.begin() as conn:
-            query = text("SELECT artifact FROM model_versions WHERE id = :id")
-            row = (await conn.execute(query, {"id": number})).one()
-            tampered = bytearray(row.artifact)
-            tampered[len(tampered) // 2] ^= 0xFF
-            await conn.execute(
-                text("UPDATE model_versions SET artifact = :blob WHERE id = :id"),
-                {"blob": bytes(tampered), "id": number},
-            )
+            yield conn
     finally:
         await engine.dispose()
+
+
+async def _tamper(database: TestDatabase, number: int) -> None:
+    """Flip a byte in the middle of version ``number``'s stored artifact."""
+    async with _behind_the_store(database) as conn:
+        query = text("SELECT artifact FROM model_versions WHERE id = :id")
+        row = (await conn.execute(query, {"id": number})).one()
+        tampered = bytearray(row.artifact)
+        tampered[len(tampered) // 2] ^= 0xFF
+        await conn.execute(
+            text("UPDATE model_versions SET artifact = :blob WHERE id = :id"),
+            {"blob": bytes(tampered), "id": number},
+        )
 
 
 async def test_a_tampered_artifact_refuses_to_load(
@@ -159,8 +221,12 @@ async def test_a_damaged_version_is_never_made_active(
     store: SQLConversationStore, small_model: LocalIntentClassifier, database: TestDatabase
 ) -> None:
     registry = ModelRegistry(store)
+    previous = None
     for _ in range(3):
-        await registry.add(small_model, _draft(small_model, PROMOTED), activate=True)
+        draft = _draft(small_model, PROMOTED)
+        previous = (
+            await registry.add(small_model, draft, activate=True, compared_with=previous)
+        ).number
     await _tamper(database, 1)
     await _tamper(database, 2)
     with pytest.raises(ModelArtifactError, match=r"model v2: .*sha256"):
@@ -169,6 +235,51 @@ async def test_a_damaged_version_is_never_made_active(
         await registry.rollback("v1")
     active = await registry.active()
     assert active is not None and active.name == "v3"  # still the one that loads
+
+
+async def test_damaged_metrics_are_a_registry_error_and_the_reloader_keeps_running(
+    store: SQLConversationStore,
+    small_model: LocalIntentClassifier,
+    database: TestDatabase,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="core.learning.registry")
+    registry = ModelRegistry(store)
+    draft = _draft(small_model, PROMOTED)
+    await registry.add(small_model, draft, activate=True)
+    await registry.add(small_model, draft, activate=True, compared_with=1)
+    async with _behind_the_store(database) as conn:
+        damage = update(model_versions).where(model_versions.c.id == 2)
+        await conn.execute(damage.values(metrics={"count": "many"}))
+    damaged = r"model v2: its stored metrics are damaged"
+    for read in (registry.versions, registry.active, lambda: registry.get("v2")):
+        with pytest.raises(ModelArtifactError, match=damaged):
+            await read()
+
+    served: list[str] = []
+    swap_fails = True
+
+    def swap(_: LocalIntentClassifier, version: ModelVersion) -> None:
+        if swap_fails:
+            raise RuntimeError("the classifier could not be replaced")
+        served.append(version.name)
+
+    def logged(text: str) -> int:
+        return sum(text in r.getMessage() or text in (r.exc_text or "") for r in caplog.records)
+
+    reloader = ModelReloader(registry, swap, interval=0.01, loaded=1)
+    task = asyncio.create_task(reloader.run())
+    try:
+        await eventually(lambda: logged(damaged) == 1, "the damaged version logged")
+        await registry.add(small_model, draft, activate=True, compared_with=2)
+        await eventually(lambda: logged("could not be replaced") == 1, "the bug logged")
+        await asyncio.sleep(0.1)  # ten more checks, each failing the same way
+        assert logged("could not be replaced") == 1 and logged(damaged) == 1
+        swap_fails = False
+        await eventually(lambda: served == ["v3"], "v3 served once the swap works")
+        assert reloader.loaded == 3 and not task.done()
+    finally:
+        task.cancel()
 
 
 # -- hot reload: running servers on one database follow the active version ---------------------
@@ -266,7 +377,8 @@ async def test_servers_keep_serving_when_the_active_version_does_not_load(
         servers.append(late)
         assert late.model_version == "v1"
         # The servers keep checking: a good version promoted next is picked up.
-        await registry.add(german_model, _draft(german_model, PROMOTED), activate=True)
+        draft = _draft(german_model, PROMOTED)
+        await registry.add(german_model, draft, activate=True, compared_with=damaged.number)
         await eventually(lambda: all(s.model_version == "v3" for s in servers), "all on v3")
         assert [await _intent(s, PROBE) for s in servers] == ["order_status"] * 3
     finally:

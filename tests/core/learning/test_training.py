@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from core.learning.evaluation import UNKNOWN, load_evaluation_set
 from core.learning.registry import PROMOTED, REJECTED, ModelRegistry
 from core.learning.training import (
     HOLDOUT_MODULUS,
+    AcceptedCounts,
     evaluation_examples,
     is_held_out,
     merge_examples,
@@ -21,6 +23,7 @@ from core.learning.training import (
 )
 from core.learning.types import Example
 from core.storage import SQLConversationStore
+from tests.conftest import TestDatabase
 from tests.core.learning.examples import GERMAN_ORDER_STATUS
 
 NEW_PHRASINGS = ["wo ist mein paket bitte", "ist mein paket schon verschickt worden"]
@@ -156,6 +159,13 @@ async def test_a_candidate_that_breaks_an_intent_is_rejected_with_the_reason(
     assert versions[1].reason == outcome.verdict.reason
     active = await registry.active()
     assert active is not None and active.name == "v1"  # still the shipped model
+    # Training again on the same examples stores no second rejected copy.
+    again = await train_version(
+        registry, shipped, accepted, frozen, max_f1_drop=0.02, cache_dir=model_dir / "models"
+    )
+    assert again.candidate is None and again.stored is None
+    assert again.same_examples is not None and again.same_examples.name == "v2"
+    assert len(await registry.versions()) == 2
 
 
 async def test_dry_run_stores_nothing(
@@ -202,3 +212,106 @@ def test_training_does_not_depend_on_the_order_of_the_accepted_examples(
     assert [first.classifier.classify_text(t) for t in probes] == [
         second.classifier.classify_text(t) for t in probes
     ]
+
+
+async def test_accepted_examples_are_accounted_for(
+    registry: ModelRegistry, shipped: TrainingData, frozen: tuple[Example, ...], model_dir: Path
+) -> None:
+    accepted = [Example(t, "order_status") for t in GERMAN_ORDER_STATUS]
+    accepted += [Example(shipped.intents["greeting"][0], "greeting")]  # a shipped example
+    accepted += [Example(t, "gift_cards") for t in ("redeem my gift card", "gift card balance")]
+    outcome = await train_version(
+        registry, shipped, accepted, frozen, max_f1_drop=0.02, cache_dir=model_dir / "models"
+    )
+    held = sum(is_held_out(Example(t, "order_status")) for t in GERMAN_ORDER_STATUS)
+    assert outcome.stored is not None
+    assert outcome.examples == AcceptedCounts(
+        total=len(GERMAN_ORDER_STATUS) + 3,
+        trained=len(GERMAN_ORDER_STATUS) - held,
+        held_out=held,
+        duplicates=1,
+        skipped=2,
+        skipped_intents=("gift_cards",),
+    )
+    assert outcome.stored.accepted_examples == outcome.examples.trained
+
+
+@pytest.fixture
+async def shared_database(database: TestDatabase) -> AsyncIterator[list[ModelRegistry]]:
+    """Two registries on one database, as two `learn train` processes (or a `learn train` and a
+    `model rollback`) have them."""
+    stores = [
+        SQLConversationStore(database.url, connect_args=database.connect_args) for _ in range(2)
+    ]
+    for store in stores:
+        await store.start()
+    yield [ModelRegistry(store) for store in stores]
+    for store in stores:
+        await store.stop()
+
+
+async def test_two_runs_at_once_store_one_shipped_model_and_promote_one_version(
+    shared_database: list[ModelRegistry],
+    shipped: TrainingData,
+    frozen: tuple[Example, ...],
+    model_dir: Path,
+) -> None:
+    examples = [Example(t, "order_status") for t in GERMAN_ORDER_STATUS]
+    runs = [
+        train_version(
+            registry, shipped, accepted, frozen, max_f1_drop=0.02, cache_dir=model_dir / "models"
+        )
+        for registry, accepted in zip(shared_database, (examples, examples[:6]), strict=True)
+    ]
+    outcomes = await asyncio.gather(*runs)
+    versions = await shared_database[0].versions()
+    assert [(v.name, v.status, v.reason) for v in versions[:1]] == [
+        ("v1", PROMOTED, "the shipped model")
+    ]
+    assert sum(o.first_version is not None for o in outcomes) == 1
+    assert all(o.baseline_name == "v1" for o in outcomes)  # both compared with the stored v1
+    assert all(o.verdict is not None and o.verdict.promoted for o in outcomes)
+    assert sorted((v.name, v.status) for v in versions[1:]) == [("v2", PROMOTED), ("v3", REJECTED)]
+    assert versions[2].reason == "v2 became active while this version was trained; train again"
+    assert await shared_database[1].active_number() == 2
+
+
+async def test_a_rollback_during_training_is_not_undone(
+    shared_database: list[ModelRegistry],
+    shipped: TrainingData,
+    frozen: tuple[Example, ...],
+    model_dir: Path,
+) -> None:
+    trainer, operator = shared_database
+    examples = [Example(t, "order_status") for t in GERMAN_ORDER_STATUS]
+    await train_version(
+        trainer, shipped, examples[:6], frozen, max_f1_drop=0.02, cache_dir=model_dir / "models"
+    )
+    assert await operator.active_number() == 2
+    training = asyncio.Event()
+
+    def progress(step: str) -> None:
+        if step.startswith("training on"):
+            training.set()
+
+    run = asyncio.create_task(
+        train_version(
+            trainer,
+            shipped,
+            examples,
+            frozen,
+            max_f1_drop=0.02,
+            cache_dir=model_dir / "models",
+            progress=progress,
+        )
+    )
+    await training.wait()
+    await operator.rollback("v1")
+    outcome = await run
+    assert outcome.baseline_name == "v2" and outcome.stored is not None
+    assert (outcome.stored.name, outcome.stored.status, outcome.stored.reason) == (
+        "v3",
+        REJECTED,
+        "v1 became active while this version was trained; train again",
+    )
+    assert await operator.active_number() == 1  # the rollback holds
