@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
 
@@ -54,6 +54,7 @@ from core.learning.signals import (
     turn_signals,
 )
 from core.learning.types import Candidate, Provenance
+from core.types import utcnow
 
 __all__ = [
     "GIBBERISH_BELOW",
@@ -61,6 +62,7 @@ __all__ = [
     "MinedCandidate",
     "Miner",
     "MiningLog",
+    "MiningMark",
     "MiningOptions",
     "MiningReport",
     "MiningResult",
@@ -324,17 +326,28 @@ class Miner:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class MiningMark:
+    """Where a mining run left the turn log: read up to ``through_turn_id``; to be read again,
+    the conversations with a message at or after ``held_from`` (still going on, so held back)
+    and those with a row changed at or after ``started_at`` (a rating given later)."""
+
+    through_turn_id: int = 0
+    started_at: datetime | None = None
+    held_from: datetime | None = None
+
+
 class MiningLog(Protocol):
     """What :func:`mine` needs of the store (``SQLConversationStore`` has it)."""
 
     async def latest_turn_id(self) -> int: ...
 
-    async def last_mined_turn_id(self) -> int: ...
+    async def last_mining(self) -> MiningMark: ...
 
     def conversation_batches(
         self,
         *,
-        after_turn_id: int = 0,
+        after: MiningMark | None = None,
         through_turn_id: int | None = None,
         since: datetime | None = None,
         batch_size: int = 100,
@@ -345,13 +358,7 @@ class MiningLog(Protocol):
     ) -> list[Candidate]: ...
 
     async def record_mining(
-        self,
-        through_turn_id: int,
-        *,
-        conversations: int,
-        found: int,
-        stored: int,
-        now: datetime | None = None,
+        self, mark: MiningMark, *, conversations: int, found: int, stored: int
     ) -> None: ...
 
 
@@ -366,32 +373,49 @@ class MiningReport:
 
 
 async def mine(
-    log: MiningLog, miner: Miner, *, since: datetime | None = None, batch_size: int = 100
+    log: MiningLog,
+    miner: Miner,
+    *,
+    since: datetime | None = None,
+    batch_size: int = 100,
+    now: datetime | None = None,
 ) -> MiningReport:
-    """Mine the conversations with messages the last run did not read (or, with ``since``,
-    every conversation with a message at or after it) and store the new candidates as pending.
+    """Mine the conversations the last run did not read or must read again (see
+    :class:`MiningMark`; or, with ``since``, every conversation with a message at or after it)
+    and store the new candidates as pending. A conversation with a customer message less than
+    ``window_minutes`` old may still be going on (that message may yet be rephrased): it is
+    held back for a later run.
 
     Incremental and idempotent: each run notes how far it read the log; a conversation read
-    again (it got new messages, or ``since`` reaches back) yields the same texts, which the
-    store skips as duplicates — so a second run stores nothing new.
+    again yields the same texts, which the store skips as duplicates — so a second run stores
+    nothing new.
     """
-    through = await log.latest_turn_id()
-    after = 0 if since is not None else await log.last_mined_turn_id()
+    started = now or utcnow()
+    held_from = started - timedelta(minutes=miner.options.window_minutes)
+    mark = MiningMark(await log.latest_turn_id(), started, held_from)
     conversations, found = 0, 0
     dropped: Counter[str] = Counter()
     stored: list[Candidate] = []
     batches = log.conversation_batches(
-        after_turn_id=after, through_turn_id=through, since=since, batch_size=batch_size
+        after=None if since is not None else await log.last_mining(),
+        through_turn_id=mark.through_turn_id,
+        since=since,
+        batch_size=batch_size,
     )
     async for batch in batches:
-        result = miner.mine(batch)
+        result = miner.mine(turns for turns in batch if not _going_on(turns, held_from))
         conversations += result.conversations
         found += result.found
         dropped.update(result.dropped)
         new = await log.add_candidates(result.candidates)
         dropped["duplicate"] += len(result.candidates) - len(new)
         stored += new
-    await log.record_mining(through, conversations=conversations, found=found, stored=len(stored))
+    await log.record_mining(mark, conversations=conversations, found=found, stored=len(stored))
     return MiningReport(
         conversations, found, {k: v for k, v in dropped.items() if v}, tuple(stored)
     )
+
+
+def _going_on(turns: Sequence[LoggedTurn], held_from: datetime) -> bool:
+    """Whether the customer wrote at or after ``held_from`` (and may yet rephrase it)."""
+    return any(t.record.direction == "in" and t.record.created_at >= held_from for t in turns)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 from sqlalchemy.engine import Row
 
-from core.learning.mining import MinedCandidate
+from core.learning.mining import MinedCandidate, MiningMark
 from core.learning.signals import LoggedTurn
 from core.learning.types import Candidate, Example, Provenance
 from core.storage.rows import turn_from_row
@@ -110,27 +110,27 @@ class CandidateStore:
         query = select(func.coalesce(func.max(turns.c.id), 0))
         return int(await self._run("read the turn log", _scalar, query))
 
-    async def last_mined_turn_id(self) -> int:
-        """How far the turn log has been mined (0: never)."""
-        query = select(func.coalesce(func.max(learning_runs.c.through_turn_id), 0))
-        return int(await self._run("read the mining runs", _scalar, query))
+    async def last_mining(self) -> MiningMark:
+        """Where the last mining run left the turn log (nothing read: never mined)."""
+        query = select(learning_runs).order_by(learning_runs.c.id.desc()).limit(1)
+        row = await self._run("read the mining runs", _first, query)
+        if row is None:
+            return MiningMark()
+        # A run of an older shopbot noted no start: its end is the closest known.
+        return MiningMark(row.through_turn_id, row.started_at or row.finished_at, row.held_from)
 
     async def record_mining(
-        self,
-        through_turn_id: int,
-        *,
-        conversations: int,
-        found: int,
-        stored: int,
-        now: datetime | None = None,
+        self, mark: MiningMark, *, conversations: int, found: int, stored: int
     ) -> None:
-        """Note a mining run that read the log up to ``through_turn_id``."""
+        """Note a mining run and where it left the log."""
         values = {
-            "through_turn_id": through_turn_id,
+            "through_turn_id": mark.through_turn_id,
+            "started_at": mark.started_at,
+            "held_from": mark.held_from,
             "conversations": conversations,
             "found": found,
             "stored": stored,
-            "finished_at": now or utcnow(),
+            "finished_at": utcnow(),
         }
         await self._run("record a mining run", _insert_row, values)
 
@@ -143,24 +143,20 @@ class CandidateStore:
     async def conversation_batches(
         self,
         *,
-        after_turn_id: int = 0,
+        after: MiningMark | None = None,
         through_turn_id: int | None = None,
         since: datetime | None = None,
         batch_size: int = 100,
     ) -> AsyncIterator[list[list[LoggedTurn]]]:
-        """The conversations with a message after ``after_turn_id`` (up to
-        ``through_turn_id``) and at or after ``since``, ``batch_size`` at a time, each as all
-        its log rows oldest first — so a request begun before ``since`` is read whole."""
+        """The conversations with a message after ``after`` (up to ``through_turn_id``) or to
+        be read again after it (see ``MiningMark``), and with one at or after ``since``;
+        ``batch_size`` at a time, each as all its log rows oldest first — so a request begun
+        before ``since`` is read whole."""
+        wanted = _wanted(after or MiningMark(), through_turn_id)
         last = ""
         while True:
             ids = await self._run(
-                "read the turn log",
-                _conversation_ids,
-                last,
-                after_turn_id,
-                through_turn_id,
-                since,
-                batch_size,
+                "read the turn log", _conversation_ids, last, wanted, since, batch_size
             )
             if not ids:
                 return
@@ -170,6 +166,19 @@ class CandidateStore:
                 grouped[row.conversation_id].append(_logged_turn(row))
             yield list(grouped.values())
             last = ids[-1]
+
+
+def _wanted(after: MiningMark, through_turn_id: int | None) -> ColumnElement[bool]:
+    """Which turn log rows make their conversation one to read."""
+    fresh = turns.c.id > after.through_turn_id
+    if through_turn_id is not None:
+        fresh = and_(fresh, turns.c.id <= through_turn_id)
+    again = [fresh]
+    if after.held_from is not None:
+        again.append(and_(turns.c.direction == "in", turns.c.created_at >= after.held_from))
+    if after.started_at is not None:
+        again.append(turns.c.updated_at >= after.started_at)
+    return or_(*again)
 
 
 def _status(status: str) -> str:
@@ -256,14 +265,11 @@ def _scalar(conn: Connection, query: Any) -> Any:
 def _conversation_ids(
     conn: Connection,
     after: str,
-    after_turn_id: int,
-    through_turn_id: int | None,
+    wanted: ColumnElement[bool],
     since: datetime | None,
     limit: int,
 ) -> list[str]:
-    conditions = [turns.c.conversation_id > after, turns.c.id > after_turn_id]
-    if through_turn_id is not None:
-        conditions.append(turns.c.id <= through_turn_id)
+    conditions = [turns.c.conversation_id > after, wanted]
     if since is not None:
         conditions.append(turns.c.created_at >= since)
     query = (

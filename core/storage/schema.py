@@ -117,6 +117,9 @@ turns = Table(
     # The language-model calls of the turn (on its inbound row): purpose, model, tokens, time.
     Column("model_calls", JSON, default=list),  # nullable: added to older databases
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    # When the row was changed after it was logged (a customer's rating), so that mining reads
+    # its conversation again; set by every UPDATE of the row. Nullable: added to older databases.
+    Column("updated_at", UTCDateTime, onupdate=lambda: datetime.now(UTC), index=True),
 )
 
 handoffs = Table(
@@ -253,7 +256,9 @@ learning_candidates = Table(
 )
 
 # One row per `shopbot learn mine` run: the turn log was mined up to ``through_turn_id``, so
-# the next run reads only conversations with newer messages.
+# the next run reads only conversations with newer messages — and again those held back as
+# still going on (a message at or after ``held_from``) or rated since ``started_at``
+# (core.learning.mining.MiningMark; both nullable: added to older databases).
 learning_runs = Table(
     "learning_runs",
     metadata,
@@ -263,6 +268,8 @@ learning_runs = Table(
     Column("found", Integer, nullable=False),
     Column("stored", Integer, nullable=False),
     Column("finished_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("held_from", UTCDateTime),
 )
 
 __all__ += ["learning_candidates", "learning_runs"]

@@ -100,3 +100,23 @@ async def test_auto_accept_takes_only_pending_candidates_above_the_score(
     assert [c.id for c in accepted] == [high.id]
     assert [c.id for c in await store.candidates("pending")] == [low.id]
     assert await store.accept_candidates(threshold) == []
+
+
+async def test_a_rating_given_after_mining_is_read_by_the_next_run(
+    runtime: Runtime, store: SQLConversationStore
+) -> None:
+    # "yo what's up with my purchase" is taken for a greeting and answered as one.
+    conversation = await converse(
+        runtime, "wu", ["yo what's up with my purchase", "where is my order"]
+    )
+    await _copy_log(runtime, store)
+    miner = await miner_for(runtime)
+    assert (await mine(store, miner)).stored == ()
+    reply = (await store.turns(conversation))[1]
+    assert reply.message_id and await store.set_feedback(conversation, reply.message_id, "down")
+
+    rated = await mine(store, miner)
+    again = await mine(store, miner)
+
+    assert [c.text for c in rated.stored] == ["yo what's up with my purchase"]
+    assert again.conversations == 0

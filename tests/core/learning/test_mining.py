@@ -54,10 +54,52 @@ async def test_new_messages_of_a_mined_conversation_are_mined_next_time(runtime:
     miner = await miner_for(runtime)
     start = runtime.clock() - timedelta(minutes=5)
     await converse(runtime, "cat", [FAILED], start=start)
-    assert (await mine(runtime.store, miner)).stored == ()
+    assert (await mine(runtime.store, miner, now=start + timedelta(minutes=20))).stored == ()
     await converse(runtime, "cat", ["where is my order"], start=start + timedelta(minutes=1))
-    [candidate] = (await mine(runtime.store, miner)).stored
+    [candidate] = (await mine(runtime.store, miner, now=start + timedelta(minutes=40))).stored
     assert candidate.text == FAILED
+
+
+async def test_a_conversation_still_going_on_is_mined_once_it_has_settled(
+    runtime: Runtime,
+) -> None:
+    miner = await miner_for(runtime)
+    now = runtime.clock()
+    # Two minutes ago, "where is my order" was understood; the customer may yet say it was not
+    # what they meant.
+    await converse(runtime, "cy", [FAILED, "where is my order"], start=now - timedelta(minutes=2))
+    await converse(runtime, "di", ["oi where's me stuff mate", "where is my order"])  # long done
+
+    first = await mine(runtime.store, miner, now=now)
+    later = await mine(runtime.store, miner, now=now + timedelta(minutes=15))
+    again = await mine(runtime.store, miner, now=now + timedelta(minutes=30))
+
+    assert first.conversations == 1 and [c.text for c in first.stored] == [
+        "oi where's me stuff mate"
+    ]
+    assert later.conversations == 1 and [c.text for c in later.stored] == [FAILED]
+    assert again.conversations == 0
+
+
+async def test_a_thumbs_down_given_after_mining_is_mined_next_time(runtime: Runtime) -> None:
+    # "yo what's up with my purchase" is taken for a greeting and answered as one.
+    conversation = await converse(
+        runtime, "ed", ["yo what's up with my purchase", "where is my order"]
+    )
+    miner = await miner_for(runtime)
+    assert (await mine(runtime.store, miner)).stored == ()
+    reply = (await runtime.store.turns(conversation))[1]
+    assert reply.message_id and await runtime.store.set_feedback(
+        conversation, reply.message_id, "down"
+    )
+
+    rated = await mine(runtime.store, miner)
+    again = await mine(runtime.store, miner)
+
+    assert [(c.text, c.intent) for c in rated.stored] == [
+        ("yo what's up with my purchase", "order_status")
+    ]
+    assert again.conversations == 0 and again.stored == ()
 
 
 async def test_thumbs_down_then_a_rephrasing_labels_the_rated_message(runtime: Runtime) -> None:
