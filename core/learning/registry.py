@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # scikit-learn loads only when a model is (de)serialized
 __all__ = [
     "PROMOTED",
     "REJECTED",
+    "SUPERSEDED",
     "ModelArtifactError",
     "ModelRegistry",
     "ModelRegistryError",
@@ -56,6 +57,9 @@ PROMOTED = "promoted"
 """Status of a version that passed the promotion rule (whether or not it is active now)."""
 REJECTED = "rejected"
 """Status of a version the promotion rule refused; ``reason`` says which intent dropped."""
+SUPERSEDED = "became active while this version was trained; train again"
+"""How the reason of a rejected version ends when it was refused only because another version
+became active while it was trained (``v5 became active ...``): it was never compared with it."""
 
 
 class ModelRegistryError(ShopbotError):
@@ -92,6 +96,11 @@ class ModelVersion:
     def name(self) -> str:
         """How people call the version: ``v3``."""
         return f"v{self.number}"
+
+    @property
+    def superseded(self) -> bool:
+        """Whether it was rejected only because another version became active meanwhile."""
+        return self.status == REJECTED and self.reason.endswith(SUPERSEDED)
 
 
 class ModelStore(Protocol):

@@ -289,9 +289,12 @@ async def _baseline(
 
 
 async def _trained_on(registry: ModelRegistry, fingerprint: str) -> ModelVersion | None:
-    """The newest stored version trained on exactly the training set ``fingerprint``."""
-    same = [v for v in await registry.versions() if v.fingerprint == fingerprint]
-    return same[-1] if same else None
+    """The newest stored version (a promoted one first) trained on exactly the training set
+    ``fingerprint``, leaving out those superseded while they were trained (train them again)."""
+    versions = await registry.versions()
+    same = [v for v in versions if v.fingerprint == fingerprint and not v.superseded]
+    promoted = [v for v in same if v.status == PROMOTED]
+    return (promoted or same)[-1] if same else None
 
 
 async def _store(

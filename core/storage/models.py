@@ -23,7 +23,7 @@ from sqlalchemy.engine import Row
 
 from core.errors import StorageError
 from core.learning.evaluation import EvaluationReport
-from core.learning.registry import REJECTED, ModelArtifactError, ModelVersion
+from core.learning.registry import REJECTED, SUPERSEDED, ModelArtifactError, ModelVersion
 from core.storage.checks import require_storable
 from core.storage.runner import dialect_insert
 from core.storage.schema import model_active, model_versions
@@ -146,7 +146,7 @@ def _add_version(
     current = conn.execute(
         select(model_active.c.version_id).where(model_active.c.id == _ACTIVE_ROW)
     ).scalar_one()
-    reason = f"v{current} became active while this version was trained; train again"
+    reason = f"v{current} {SUPERSEDED}"
     conn.execute(
         update(model_versions)
         .where(model_versions.c.id == number)

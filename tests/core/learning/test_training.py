@@ -315,3 +315,10 @@ async def test_a_rollback_during_training_is_not_undone(
         "v1 became active while this version was trained; train again",
     )
     assert await operator.active_number() == 1  # the rollback holds
+    # Trained again on the same examples, it is compared with v1 this time.
+    again = await train_version(
+        trainer, shipped, examples, frozen, max_f1_drop=0.02, cache_dir=model_dir / "models"
+    )
+    assert again.baseline_name == "v1" and again.stored is not None
+    assert (again.stored.name, again.stored.status) == ("v4", PROMOTED)
+    assert await operator.active_number() == 4
