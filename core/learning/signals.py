@@ -12,7 +12,11 @@ Skipped (neither failed nor successful; never mined, never exported):
 * a message the bot served without the classifier (no intent, yet answered: the dialogue
   guessed the request from an order number or product in it) — nobody knows if it was right;
 * a message sent while the conversation was already with a human, a reply that failed with an
-  error, and an inbound row without any reply.
+  error, and an inbound row without any reply;
+* ``topic_changed``: a recognised and answered message (not rated up) whose next customer
+  message, within ``window_minutes``, was recognised as another request (not a slot answer, a
+  greeting or a goodbye) — a customer moving on after a wrong answer looks just like one moving
+  on after a right one, so the answer is not trusted as an example either way.
 
 Failed (first rule that holds wins):
 
@@ -30,8 +34,8 @@ Successful, when the classifier recognised an intent and none of the failure rul
 * ``thumbs_up``: the customer rated a reply up;
 * ``answered``: the reply answered (outcome ``answered``), started the intent's flow by asking
   for details (``awaiting_input``), or — for ``human_agent`` — handed over as asked; with no
-  rephrasing or complaint next, including when the conversation simply ended after it or the
-  customer said goodbye.
+  rephrasing, complaint or other request next, including when the conversation simply ended
+  after it, the customer gave the details asked for, or said thanks and goodbye.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from core.types import Attributes
 __all__ = [
     "HUMAN_AGENT",
     "REPHRASE_SIMILARITY",
+    "SMALL_TALK",
     "CustomerTurn",
     "LoggedTurn",
     "Signal",
@@ -61,6 +66,8 @@ __all__ = [
 ]
 
 HUMAN_AGENT = "human_agent"
+SMALL_TALK = frozenset({"greeting", "goodbye"})
+"""Intents that open or close a conversation rather than ask for something."""
 REPHRASE_SIMILARITY = 0.35
 """How close (0..1) the next message must be to count as the same request rephrased."""
 
@@ -217,11 +224,19 @@ def _verdict(
             return Verdict.FAILED, "rephrased"
     if turn.feedback == "up":
         return Verdict.SUCCEEDED, "thumbs_up"
+    if following is not None and _changes_topic(turn, following, window):
+        return Verdict.SKIPPED, "topic_changed"
     if outcome in ("answered", "awaiting_input") or (
         outcome == "handoff" and turn.intent == HUMAN_AGENT
     ):
         return Verdict.SUCCEEDED, "answered"
     return Verdict.SKIPPED, "handed_off"
+
+
+def _changes_topic(turn: CustomerTurn, following: CustomerTurn, window: timedelta) -> bool:
+    """Whether ``following`` came soon after ``turn`` and asked for something else."""
+    other = following.intent not in (None, turn.intent) and following.intent not in SMALL_TALK
+    return other and following.created_at - turn.created_at <= window
 
 
 def _is_slot_answer(turn: CustomerTurn, previous: CustomerTurn | None) -> bool:
