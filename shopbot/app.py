@@ -195,20 +195,26 @@ class Runtime:
         the training file, or its cached copy). When the active version cannot be loaded, the
         newest earlier promoted one that can — what the servers already running still serve —
         and the reloader keeps trying the active one. A version trained for other intents than
-        the training file has is passed over the same way."""
-        active = await self.models.active()
-        if active is not None:
-            candidates = [active, *await self._earlier_promoted(active)]
-            for version in candidates:
-                try:
-                    classifier = await self.models.load(version)
-                except (ModelArtifactError, ModelRegistryError) as exc:
-                    log.error("cannot load intent model %s: %s", version.name, exc)
-                    continue
-                if not self._fits_training_file(classifier, version.name):
-                    continue
-                self._served(version.number, version.name)
-                return classifier
+        the training file has is passed over the same way; a damaged metrics row of another
+        version does not stop the server (it is logged)."""
+        candidates: list[ModelVersion] = []
+        try:
+            active = await self.models.active()
+            if active is not None:
+                candidates.append(active)
+                candidates += await self._earlier_promoted(active)
+        except ModelArtifactError as exc:  # a damaged metrics row: serve what can be read
+            log.error("cannot read every stored intent model version: %s", exc)
+        for version in candidates:
+            try:
+                classifier = await self.models.load(version)
+            except (ModelArtifactError, ModelRegistryError) as exc:
+                log.error("cannot load intent model %s: %s", version.name, exc)
+                continue
+            if not self._fits_training_file(classifier, version.name):
+                continue
+            self._served(version.number, version.name)
+            return classifier
         self._served(None, SHIPPED_MODEL)
         return await asyncio.to_thread(
             load_or_train,
