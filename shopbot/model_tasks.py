@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from core.learning.evaluation import (
+    UNKNOWN,
     EvaluationFileError,
     EvaluationReport,
     evaluate,
@@ -233,6 +234,13 @@ async def eval_command(settings: Settings, args: argparse.Namespace) -> int:
             training_data(settings),
             settings.data_dir / "models",
             threshold=settings.nlu.threshold,
+        )
+    unknown = sorted({e.intent for e in examples} - {*classifier.intents, UNKNOWN})
+    if unknown:  # a typo in the file, or an intent this model was trained without
+        print(
+            f"shopbot eval: warning: {name} does not know the intent(s) "
+            f"{', '.join(unknown)} of {args.file}: those lines can only count as misses",
+            file=sys.stderr,
         )
     report = evaluate(classifier.classify_text, examples, progress=_progress_bar(examples))
     print(f"Evaluated {report.count} messages from {args.file} with {name}.")

@@ -157,8 +157,9 @@ def test_eval_prints_the_scores_and_the_misses_and_draws_the_matrix(
     ]
     png = tmp_path / "matrix.png"
     path = _jsonl(tmp_path / "eval.jsonl", rows)
-    status, out, _ = shopbot(capsys, config, "eval", str(path), "--png", str(png))
+    status, out, err = shopbot(capsys, config, "eval", str(path), "--png", str(png))
     assert status == 0, out
+    assert "warning" not in err
     assert "Evaluated 5 messages" in out and "with the shipped model" in out
     assert "accuracy 0.800" in out
     assert "out of scope: precision 0.500   recall 1.000   false-accept rate 0.000" in out
@@ -170,6 +171,11 @@ def test_eval_prints_the_scores_and_the_misses_and_draws_the_matrix(
     status, out, err = shopbot(capsys, config, "eval", str(many))
     assert status == 0 and "Evaluated 250 messages" in out
     assert "evaluating" in err and "250/250" in err  # the progress bar
+
+    typo = _jsonl(tmp_path / "typo.jsonl", [{"text": "hello!", "intent": "greting"}])
+    status, out, err = shopbot(capsys, config, "eval", str(typo))
+    assert status == 0 and "Evaluated 1 messages" in out
+    assert "the shipped model does not know the intent(s) greting of" in err
 
 
 @pytest.mark.parametrize(

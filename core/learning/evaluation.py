@@ -279,12 +279,15 @@ def write_confusion_png(report: EvaluationReport, path: Path) -> None:
 
     matplotlib.use("Agg")  # no display: render to a file only
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     size = max(4.0, 0.7 * len(report.labels) + 2.0)
     figure, axes = plt.subplots(figsize=(size + 1.0, size))
     try:
         image = axes.imshow(report.confusion, cmap="Blues")
-        figure.colorbar(image, ax=axes)
+        bar = figure.colorbar(image, ax=axes)
+        bar.locator = MaxNLocator(integer=True)  # counts: no 1.25 or 1.75 ticks
+        bar.update_ticks()
         ticks = range(len(report.labels))
         axes.set_xticks(ticks, report.labels, rotation=45, ha="right")
         axes.set_yticks(ticks, report.labels)
