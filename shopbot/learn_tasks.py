@@ -101,7 +101,8 @@ async def review(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _review_loop(learning: _Learning, source: IO[str], out: IO[str]) -> None:
     store, intents = learning.store, tuple(learning.data.intents)
-    pending = await store.candidates("pending")
+    # The clearest first: a reviewer who stops early has handled the best ones.
+    pending = sorted(await store.candidates("pending"), key=lambda c: (-c.score, c.id))
     if not pending:
         print("No candidates to review.", file=out)
         return

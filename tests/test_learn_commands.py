@@ -57,11 +57,15 @@ async def test_mine_auto_accepts_only_its_own_new_candidates(runtime: Runtime) -
 async def test_review_from_a_pipe_accepts_rejects_and_relabels(runtime: Runtime) -> None:
     await _three_candidates(runtime)
     _shopbot(runtime, "learn", "mine")
-    first, second, third = await runtime.store.candidates("pending")
+    pending = await runtime.store.candidates("pending")
+    # Shown best-scored first.
+    first, second, third = sorted(pending, key=lambda c: (-c.score, c.id))
+    assert first.score >= second.score >= third.score
 
     out = _shopbot(runtime, "learn", "review", stdin="a\nx\nr\nl\nnonsense\nreturn_policy\n")
 
-    assert first.text in out and "proposed intent: order_status" in out
+    assert out.index(first.text) < out.index(second.text) < out.index(third.text)
+    assert "proposed intent: order_status" in out
     assert "successful phrasing: 'where is my order'" in out
     assert "Please answer a, r, l, s or q." in out and "No intent 'nonsense'." in out
     assert "Reviewed: 1 accepted, 1 rejected, 1 relabelled, 0 skipped" in out
