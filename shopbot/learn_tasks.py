@@ -15,6 +15,7 @@ from typing import IO
 
 from config.settings import Settings
 from core.intents import TrainingData
+from core.learning.evaluation import UNKNOWN
 from core.learning.export import fine_tuning_record
 from core.learning.mining import Miner, MiningOptions, MiningReport, normalised
 from core.learning.mining import mine as mine_log
@@ -165,15 +166,17 @@ async def _decide(
 
 
 def _choose_intent(intents: Sequence[str], source: IO[str], out: IO[str]) -> str | None:
-    listing = "  ".join(f"{i}) {name}" for i, name in enumerate(intents, 1))
+    """An intent of the training file, or ``unknown`` (0): a message the bot should not claim
+    to understand, trained as an out-of-scope example."""
+    listing = "  ".join(f"{i}) {name}" for i, name in enumerate((UNKNOWN, *intents)))
     while True:
         print(listing, file=out)
         answer = _ask("intent (number or name)? ", source, out)
         if answer is None:
             return None
-        if answer.isdigit() and 1 <= int(answer) <= len(intents):
-            return intents[int(answer) - 1]
-        if answer in intents:
+        if answer.isdigit() and int(answer) <= len(intents):
+            return (UNKNOWN, *intents)[int(answer)]
+        if answer == UNKNOWN or answer in intents:
             return answer
         print(f"No intent {answer!r}.", file=out)
 

@@ -77,6 +77,17 @@ async def test_review_from_a_pipe_accepts_rejects_and_relabels(runtime: Runtime)
     }
 
 
+async def test_review_can_mark_a_candidate_as_something_the_bot_should_not_understand(
+    runtime: Runtime,
+) -> None:
+    await _three_candidates(runtime)
+    _shopbot(runtime, "learn", "mine")
+    out = _shopbot(runtime, "learn", "review", stdin="l\n0\nl\nunknown\nq\n")
+    assert "0) unknown  1) " in out
+    assert "Reviewed: 0 accepted, 0 rejected, 2 relabelled, 0 skipped" in out
+    assert [e.intent for e in await runtime.store.accepted_examples()] == ["unknown"] * 2
+
+
 async def test_review_stops_at_quit_and_auto_applies_only_the_rule(runtime: Runtime) -> None:
     await _three_candidates(runtime)
     _shopbot(runtime, "learn", "mine")
