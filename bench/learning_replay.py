@@ -21,13 +21,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bench.learning_data import Utterance
 from config.settings import Settings, load_settings
 from core.intents import LocalIntentClassifier, TrainingData
 from core.learning.signals import TextSimilarity
-from core.types import InboundMessage
+from core.types import InboundMessage, utcnow
 from shopbot.app import build_runtime
 from shopbot.cli import build_parser
 
@@ -99,6 +100,10 @@ def _recognised_examples(
     }
 
 
+_FOLLOW_UP_AFTER = timedelta(seconds=20)
+"""How long after the first message the follow-up comes."""
+
+
 async def replay(
     settings: Settings,
     conversations: Sequence[Utterance],
@@ -115,15 +120,20 @@ async def replay(
         similarity = TextSimilarity([e for texts in data.intents.values() for e in texts])
         first: Counter[str] = Counter()
         recognised = 0
+        # Yesterday's conversations, a minute apart: settled, so `learn mine` reads them all.
+        start = utcnow() - timedelta(days=1)
         for index, utterance in enumerate(conversations):
             user = f"{kind}-{index}"
-            result = await runtime.engine.handle(InboundMessage("bench", user, utterance.text))
+            at = start + timedelta(minutes=index)
+            message = InboundMessage("bench", user, utterance.text, received_at=at)
+            result = await runtime.engine.handle(message)
             said = result.understanding.classification.intent
             first[
                 "unknown" if said is None else "right" if said == utterance.intent else "wrong"
             ] += 1
             follow_up = _follow_up(utterance, kind, known, similarity)
-            result = await runtime.engine.handle(InboundMessage("bench", user, follow_up))
+            again = InboundMessage("bench", user, follow_up, received_at=at + _FOLLOW_UP_AFTER)
+            result = await runtime.engine.handle(again)
             recognised += result.understanding.classification.intent == utterance.intent
     finally:
         await runtime.stop()

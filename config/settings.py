@@ -237,7 +237,8 @@ class LearningSettings(_Section):
     """A failed message counts as a rephrasing of a later successful one only this many
     customer messages before it..."""
     window_minutes: float = Field(10.0, gt=0)
-    """...and only this long before it."""
+    """...and only this long before it. A conversation whose customer wrote less than this long
+    ago may still be going on: mining leaves it for a later run."""
     min_words: int = Field(2, ge=1)
     """Shorter candidates carry too little to learn from."""
     min_similarity: float = Field(0.15, ge=0.0, le=1.0)

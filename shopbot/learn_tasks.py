@@ -79,11 +79,17 @@ async def mine(settings: Settings, args: argparse.Namespace) -> int:
 def _summary(report: MiningReport, auto_accepted: int) -> str:
     dropped = sum(report.dropped.values())
     reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(report.dropped.items()))
-    return (
+    summary = (
         f"Read {report.conversations} conversation(s): {report.found} candidate(s) found, "
         f"{dropped} dropped" + (f" ({reasons})" if reasons else "") + f", "
         f"{len(report.stored)} stored, {auto_accepted} auto-accepted."
     )
+    if report.held_back:
+        summary += (
+            f"\n{report.held_back} conversation(s) still going on (a customer message within "
+            "learning.window_minutes) were left for the next run."
+        )
+    return summary
 
 
 async def review(settings: Settings, args: argparse.Namespace) -> int:

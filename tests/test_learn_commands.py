@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.learning.export import fine_tuning_record
 from core.learning.types import Example
+from core.types import utcnow
 from shopbot.app import Runtime
 from tests.core.learning.conversations import converse
 from tests.shopbot_cli import run_shopbot
@@ -26,10 +27,13 @@ async def _three_candidates(runtime: Runtime) -> None:
 
 async def test_mine_prints_a_summary_and_stores_once(runtime: Runtime) -> None:
     await _three_candidates(runtime)
+    # A customer writing right now may yet rephrase: left for a later run, and said so.
+    await converse(runtime, "now", ["parcel never showed", "where is my order"], start=utcnow())
     first = _shopbot(runtime, "learn", "mine")
     second = _shopbot(runtime, "learn", "mine")
     assert "Read 4 conversation(s): 4 candidate(s) found, 1 dropped (gibberish 1)" in first
     assert "3 stored, 0 auto-accepted." in first
+    assert "1 conversation(s) still going on" in first and "left for the next run" in first
     assert "0 stored" in second
     assert len(await runtime.store.candidates("pending")) == 3
 

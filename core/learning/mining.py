@@ -23,7 +23,8 @@ candidate is dropped when it is
 Score (0..1) of a kept candidate, used by auto-accept (``learning.auto_accept_score``)::
 
     score = 0.5 * min(1, similarity / 0.5)      how close to the successful phrasing / intent
-                                                (for GIVING_UP_INTENTS: to the phrasing only)
+                                                (for GIVING_UP_INTENTS: to the phrasing only,
+                                                unless the message itself reads as that intent)
           + 0.3 * language_score                how much of it is real words
           + 0.2 * evidence * proximity          how clearly it failed, how directly success came
 
@@ -301,7 +302,8 @@ class Miner:
         if failed.turn.intent is None:
             closest = {name: self._like(text, name) for name in self._examples}
             if max(closest, key=closest.__getitem__, default=None) == intent:
-                return phrasing, max(phrasing, closest[intent])
+                like = max(phrasing, closest[intent])  # it reads as this intent itself
+                return like, like
         return phrasing, phrasing
 
     def _like(self, text: str, intent: str) -> float:
@@ -370,6 +372,8 @@ class MiningReport:
     found: int
     dropped: Mapping[str, int]
     stored: tuple[Candidate, ...]
+    held_back: int = 0
+    """Conversations left for a later run: the customer wrote within ``window_minutes``."""
 
 
 async def mine(
@@ -393,7 +397,7 @@ async def mine(
     started = now or utcnow()
     held_from = started - timedelta(minutes=miner.options.window_minutes)
     mark = MiningMark(await log.latest_turn_id(), started, held_from)
-    conversations, found = 0, 0
+    conversations, found, held_back = 0, 0, 0
     dropped: Counter[str] = Counter()
     stored: list[Candidate] = []
     batches = log.conversation_batches(
@@ -403,7 +407,9 @@ async def mine(
         batch_size=batch_size,
     )
     async for batch in batches:
-        result = miner.mine(turns for turns in batch if not _going_on(turns, held_from))
+        settled = [turns for turns in batch if not _going_on(turns, held_from)]
+        held_back += len(batch) - len(settled)
+        result = miner.mine(settled)
         conversations += result.conversations
         found += result.found
         dropped.update(result.dropped)
@@ -412,7 +418,7 @@ async def mine(
         stored += new
     await log.record_mining(mark, conversations=conversations, found=found, stored=len(stored))
     return MiningReport(
-        conversations, found, {k: v for k, v in dropped.items() if v}, tuple(stored)
+        conversations, found, {k: v for k, v in dropped.items() if v}, tuple(stored), held_back
     )
 
 

@@ -77,7 +77,9 @@ async def test_a_conversation_still_going_on_is_mined_once_it_has_settled(
     assert first.conversations == 1 and [c.text for c in first.stored] == [
         "oi where's me stuff mate"
     ]
+    assert first.held_back == 1
     assert later.conversations == 1 and [c.text for c in later.stored] == [FAILED]
+    assert later.held_back == 0
     assert again.conversations == 0
 
 
@@ -216,5 +218,7 @@ async def test_asking_for_a_person_or_leaving_is_not_taken_as_a_rephrasing(
 
     [candidate] = report.stored
     assert (candidate.text, candidate.intent) == ("get me somebody real on the line", "human_agent")
-    assert candidate.score < 0.6  # unlike the successful phrasing: a reviewer decides
+    # Not understood, and closer to the human_agent examples than to any other intent's: it
+    # reads as a request for a person itself, so it scores like any clear rephrasing.
+    assert candidate.score >= 0.6
     assert report.dropped == {"dissimilar": 4}
