@@ -17,8 +17,9 @@ from config.settings import Settings
 from core.intents import TrainingData
 from core.learning.evaluation import UNKNOWN
 from core.learning.export import fine_tuning_record
-from core.learning.mining import Miner, MiningOptions, MiningReport, normalised
-from core.learning.mining import mine as mine_log
+from core.learning.mining import Miner, MiningOptions, normalised
+from core.learning.mining_run import MiningReport
+from core.learning.mining_run import mine as mine_log
 from core.learning.signals import Verdict
 from core.learning.types import Candidate, Example
 from core.llm.prompts import as_data

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 from sqlalchemy.engine import Row
 
-from core.learning.mining import MinedCandidate, MiningMark
+from core.learning.mining import MinedCandidate
+from core.learning.mining_run import MiningMark
 from core.learning.signals import LoggedTurn
 from core.learning.types import Candidate, Example, Provenance
 from core.storage.rows import turn_from_row

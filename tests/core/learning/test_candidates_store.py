@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from core.learning.mining import mine
+from core.learning.mining_run import mine
 from core.learning.types import Example
 from core.storage import SQLConversationStore
 from core.storage.schema import learning_candidates

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.learning.mining import MiningOptions, language_score, mine
+from core.learning.mining import MiningOptions, language_score
+from core.learning.mining_run import mine
 from shopbot.app import Runtime
 from tests.core.learning.conversations import converse, miner_for
 
