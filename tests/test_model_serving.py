@@ -3,74 +3,43 @@ it was trained (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.intents import TrainingData, load_or_train, train_classifier
+from core.intents import load_or_train, train_classifier
 from core.learning.evaluation import evaluate
 from core.learning.registry import PROMOTED, ModelRegistry, ModelVersion
 from core.learning.types import Example
-from core.storage import SQLConversationStore
-from core.types import InboundMessage, utcnow
-from shopbot.app import Runtime, build_runtime
-from tests.conftest import TestDatabase, runtime_settings
+from core.types import utcnow
+from tests.conftest import TestDatabase
+from tests.core.learning.servers import TWO_INTENTS, intent_of, start_server
 from tests.waiting import eventually
 
-# A shop's first training file: two intents only. Its model is stored as v1.
-EARLIER_FILE = TrainingData(
-    intents={
-        "order_status": (
-            "where is my order",
-            "track my parcel",
-            "has my package shipped",
-            "when does my order arrive",
-            "delivery status please",
-        ),
-        "greeting": ("hello", "hi there", "good morning", "hey", "hello bot"),
-    },
-    out_of_scope=("what's the weather", "tell me a joke", "who won the match", "sing a song"),
-)
 RETURN_QUESTION = "can I send back shoes that don't fit"
 
 
-async def _server(database: TestDatabase, model_dir: Path, data: Path) -> Runtime:
-    await asyncio.to_thread(data.mkdir)
-    settings = runtime_settings(model_dir, data, learning={"reload_interval_seconds": 0.05})
-    runtime = build_runtime(settings)
-    runtime.store = SQLConversationStore(database.url, connect_args=database.connect_args)
-    await runtime.start()
-    return runtime
-
-
 async def _store_earlier_model(registry: ModelRegistry, *, activate: bool) -> ModelVersion:
-    model = train_classifier(EARLIER_FILE)
+    model = train_classifier(TWO_INTENTS)  # the shop's first training file had two intents
     report = evaluate(model.classify_text, [Example("where is my order", "order_status")])
     draft = ModelVersion(0, PROMOTED, "", utcnow(), "e" * 64, 14, 0, report, "", 0)
     return await registry.add(model, draft, activate=activate)
-
-
-async def _intent(runtime: Runtime, text: str) -> str | None:
-    message = InboundMessage("api", f"customer-{uuid.uuid4().hex}", text)
-    return (await runtime.engine.handle(message)).understanding.classification.intent
 
 
 async def test_a_version_trained_for_other_intents_is_not_served(
     database: TestDatabase, model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("WARNING", logger="shopbot.app")
-    first = await _server(database, model_dir, tmp_path / "first")
+    first = await start_server(database, model_dir, tmp_path / "first")
     try:
         # Stored while the file had two intents; the file now has seven (return_policy, ...).
         await _store_earlier_model(ModelRegistry(first.store), activate=True)
-        later = await _server(database, model_dir, tmp_path / "later")
+        later = await start_server(database, model_dir, tmp_path / "later")
         try:
             assert later.model_version == "shipped"
-            assert await _intent(later, RETURN_QUESTION) == "return_policy"
+            assert await intent_of(later, RETURN_QUESTION) == "return_policy"
         finally:
             await later.stop()
         # A running server does not switch to it either.
@@ -81,7 +50,7 @@ async def test_a_version_trained_for_other_intents_is_not_served(
             "the running server refuses v1 too",
         )
         assert first.model_version == "shipped"
-        assert await _intent(first, RETURN_QUESTION) == "return_policy"
+        assert await intent_of(first, RETURN_QUESTION) == "return_policy"
     finally:
         await first.stop()
     warning = next(r.message for r in caplog.records if "v1 was trained" in r.message)
@@ -93,7 +62,7 @@ async def test_a_damaged_metrics_row_of_an_older_version_does_not_stop_a_server(
     database: TestDatabase, model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("ERROR", logger="shopbot.app")
-    first = await _server(database, model_dir, tmp_path / "first")
+    first = await start_server(database, model_dir, tmp_path / "first")
     try:
         registry = ModelRegistry(first.store)
         shipped = load_or_train(first.training_data, model_dir / "models")
@@ -110,7 +79,7 @@ async def test_a_damaged_metrics_row_of_an_older_version_does_not_stop_a_server(
                 await conn.execute(text("UPDATE model_versions SET metrics = '{}' WHERE id = 1"))
         finally:
             await engine.dispose()
-        later = await _server(database, model_dir, tmp_path / "later")
+        later = await start_server(database, model_dir, tmp_path / "later")
         try:
             assert later.model_version == "v2"
         finally:

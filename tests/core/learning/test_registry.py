@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from config.settings import CONFIG_DIR
 from core.intents import (
     LocalIntentClassifier,
-    TrainingData,
     load_or_train,
     load_training_data,
     train_classifier,
@@ -35,26 +33,12 @@ from core.learning.training import train_candidate
 from core.learning.types import Example
 from core.storage import SQLConversationStore
 from core.storage.schema import model_versions
-from core.types import InboundMessage, utcnow
-from shopbot.app import Runtime, build_runtime
-from tests.conftest import TestDatabase, runtime_settings
+from core.types import utcnow
+from tests.conftest import TestDatabase
 from tests.core.learning.examples import GERMAN_ORDER_STATUS
+from tests.core.learning.servers import TWO_INTENTS, intent_of, start_server
 from tests.waiting import eventually
 
-SMALL = TrainingData(
-    intents={
-        "order_status": (
-            "where is my order",
-            "track my parcel",
-            "has my package shipped",
-            "when does my order arrive",
-            "delivery status please",
-            "where is order 1002",
-        ),
-        "greeting": ("hello", "hi there", "good morning", "hey", "hi, anyone here", "hello bot"),
-    },
-    out_of_scope=("what's the weather", "tell me a joke", "who won the match", "sing a song"),
-)
 EXAMPLES = [
     Example("where's my parcel", "order_status"),
     Example("hello there", "greeting"),
@@ -64,7 +48,7 @@ EXAMPLES = [
 
 @pytest.fixture(scope="module")
 def small_model() -> LocalIntentClassifier:
-    return train_classifier(SMALL)
+    return train_classifier(TWO_INTENTS)
 
 
 @pytest.fixture
@@ -296,28 +280,13 @@ def german_model() -> LocalIntentClassifier:
     return train_candidate(shipped, accepted, frozen).classifier
 
 
-async def _server(database: TestDatabase, model_dir: Path, data: Path) -> Runtime:
-    await asyncio.to_thread(data.mkdir)
-    settings = runtime_settings(model_dir, data, learning={"reload_interval_seconds": 0.05})
-    runtime = build_runtime(settings)
-    runtime.store = SQLConversationStore(database.url, connect_args=database.connect_args)
-    await runtime.start()
-    return runtime
-
-
-async def _intent(runtime: Runtime, text: str) -> str | None:
-    message = InboundMessage("api", f"customer-{uuid.uuid4().hex}", text)
-    result = await runtime.engine.handle(message)
-    return result.understanding.classification.intent
-
-
 async def test_running_servers_follow_promotion_and_rollback(
     database: TestDatabase, model_dir: Path, tmp_path: Path, german_model: LocalIntentClassifier
 ) -> None:
-    servers = [await _server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
+    servers = [await start_server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
     try:
         assert [s.model_version for s in servers] == ["shipped", "shipped"]
-        assert [await _intent(s, PROBE) for s in servers] == [None, None]
+        assert [await intent_of(s, PROBE) for s in servers] == [None, None]
         # An operator stores the shipped model and the retrained one, then promotes it.
         registry = ModelRegistry(servers[0].store)
         shipped = load_or_train(servers[0].training_data, model_dir / "models")
@@ -326,20 +295,20 @@ async def test_running_servers_follow_promotion_and_rollback(
         await registry.promote("v2")
 
         await eventually(lambda: all(s.model_version == "v2" for s in servers), "both on v2")
-        assert [await _intent(s, PROBE) for s in servers] == ["order_status", "order_status"]
-        assert [await _intent(s, "where is my order") for s in servers] == ["order_status"] * 2
+        assert [await intent_of(s, PROBE) for s in servers] == ["order_status", "order_status"]
+        assert [await intent_of(s, "where is my order") for s in servers] == ["order_status"] * 2
         metrics = servers[1].metrics.render().decode()
         assert 'shopbot_model_info{version="v2"} 1.0' in metrics
         assert 'version="shipped"' not in metrics
 
         # A server started now serves the active version from its first message.
-        late = await _server(database, model_dir, tmp_path / "late")
+        late = await start_server(database, model_dir, tmp_path / "late")
         servers.append(late)
-        assert late.model_version == "v2" and await _intent(late, PROBE) == "order_status"
+        assert late.model_version == "v2" and await intent_of(late, PROBE) == "order_status"
 
         await registry.rollback("v1")
         await eventually(lambda: all(s.model_version == "v1" for s in servers), "all on v1")
-        assert [await _intent(s, PROBE) for s in servers] == [None, None, None]
+        assert [await intent_of(s, PROBE) for s in servers] == [None, None, None]
     finally:
         for server in servers:
             await server.stop()
@@ -352,7 +321,7 @@ async def test_servers_keep_serving_when_the_active_version_does_not_load(
     german_model: LocalIntentClassifier,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    servers = [await _server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
+    servers = [await start_server(database, model_dir, tmp_path / f"server{i}") for i in range(2)]
     try:
         registry = ModelRegistry(servers[0].store)
         shipped = load_or_train(servers[0].training_data, model_dir / "models")
@@ -371,16 +340,16 @@ async def test_servers_keep_serving_when_the_active_version_does_not_load(
 
         await eventually(refused, "the damaged version refused")
         assert [s.model_version for s in servers] == ["v1", "v1"]
-        assert [await _intent(s, "where is my order") for s in servers] == ["order_status"] * 2
+        assert [await intent_of(s, "where is my order") for s in servers] == ["order_status"] * 2
         # A server started now serves what the others serve, not the shipped model.
-        late = await _server(database, model_dir, tmp_path / "late")
+        late = await start_server(database, model_dir, tmp_path / "late")
         servers.append(late)
         assert late.model_version == "v1"
         # The servers keep checking: a good version promoted next is picked up.
         draft = _draft(german_model, PROMOTED)
         await registry.add(german_model, draft, activate=True, compared_with=damaged.number)
         await eventually(lambda: all(s.model_version == "v3" for s in servers), "all on v3")
-        assert [await _intent(s, PROBE) for s in servers] == ["order_status"] * 3
+        assert [await intent_of(s, PROBE) for s in servers] == ["order_status"] * 3
     finally:
         for server in servers:
             await server.stop()
