@@ -27,11 +27,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["mask_email", "mask_phone", "redact_attributes", "redact_text"]
+__all__ = ["EMAIL_ADDRESS", "mask_email", "mask_phone", "redact_attributes", "redact_text"]
 
 # A local part starts only where no local-part character precedes it, so a long run of such
 # characters is scanned once, not once per position.
 _EMAIL = re.compile(r"(?<![\w.%+\-])([\w.%+\-]++)@([\w\-]++(?:\.[\w\-]++)++)")
+EMAIL_ADDRESS = _EMAIL
+"""An email address anywhere in a text (groups: local part, domain); linear on hostile input."""
 _FULL_EMAIL = re.compile(r"[\w.%+\-]++@[\w\-]++(?:\.[\w\-]++)++")
 
 _SEP = r"[ \u00a0.\-]"

@@ -44,7 +44,7 @@ from functools import cache
 
 from spellchecker import SpellChecker
 
-from core.privacy import redact_text
+from core.privacy import EMAIL_ADDRESS, redact_text
 
 __all__ = [
     "COMMON_WORD_FREQUENCY",
@@ -70,7 +70,6 @@ _INTRODUCED_FREQUENCY = 60_000
 
 # Masked forms written by core.privacy, and its blanks.
 _MASKED_EMAIL = re.compile(r"[\w.%+\-]*\*{3}@[\w\-]+(?:\.[\w\-]+)+|\[email\]")
-_FULL_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _MASKED_PHONE = re.compile(r"\[phone(?: ending \d{1,2})?\]")
 _MASKED_NUMBER = re.compile(r"\[card ending \d{1,4}\]|\[iban\]")
 # Any token with a digit (after emails and phones are out): order and tracking numbers, sums.
@@ -133,7 +132,7 @@ def with_placeholders(text: str, shop_words: Iterable[str] = ()) -> str:
     """
     text = redact_text(text)  # the raw shapes become core.privacy's masked forms first
     text = _MASKED_EMAIL.sub(EMAIL, text)
-    text = _FULL_EMAIL.sub(EMAIL, text)
+    text = EMAIL_ADDRESS.sub(EMAIL, text)
     text = _MASKED_PHONE.sub(PHONE, text)
     text = _MASKED_NUMBER.sub(NUMBER, text)
     text = _NUMBER.sub(_number, text)
