@@ -45,6 +45,7 @@ from config.settings import LearningSettings
 from core.learning.placeholders import PLACEHOLDERS, english_frequency, with_placeholders
 from core.learning.signals import (
     HUMAN_AGENT,
+    SMALL_TALK,
     CustomerTurn,
     LoggedTurn,
     Signal,
@@ -68,7 +69,7 @@ __all__ = [
 GIBBERISH_BELOW = 0.5
 """A candidate whose :func:`language_score` is below this is gibberish."""
 
-GIVING_UP_INTENTS = frozenset({HUMAN_AGENT, "greeting", "goodbye"})
+GIVING_UP_INTENTS = frozenset({HUMAN_AGENT, *SMALL_TALK})
 """The hand-off and small-talk intents (the skills of ``core.skills`` that serve no shop
 request): what a customer says when giving up on the bot, leaving or starting over, so the
 message before one of them is seldom a rephrasing of it."""
